@@ -1,0 +1,279 @@
+//! The commands behind the CLI: `run`, `check`, `validate`, `demo`. Each returns the process
+//! exit code; `main.rs` only parses arguments and calls these.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::agent::Agent;
+use crate::check::{self, CheckRun, Status};
+use crate::config::{self, Config};
+use crate::metrics::Metrics;
+use crate::system::Systems;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_BREACH: i32 = 1;
+pub const EXIT_ERROR: i32 = 2;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+fn load(path: &Path) -> Option<Config> {
+    match config::load(path) {
+        Ok(c) => Some(c),
+        Err(errors) => {
+            eprintln!("{errors}");
+            None
+        }
+    }
+}
+
+/// `driftwatch run`: the agent, until SIGINT/SIGTERM.
+pub async fn run(config_path: &Path) -> i32 {
+    let Some(config) = load(config_path) else {
+        return EXIT_ERROR;
+    };
+    run_config(config).await
+}
+
+pub async fn run_config(config: Config) -> i32 {
+    let agent = match Agent::start(config).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("driftwatch: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    crate::agent::shutdown_signal().await;
+    agent.shutdown().await;
+    EXIT_OK
+}
+
+/// `driftwatch check`: run checks once, print, exit 0/1/2.
+pub async fn check(
+    config_path: &Path,
+    names: &[String],
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> i32 {
+    let Some(config) = load(config_path) else {
+        return EXIT_ERROR;
+    };
+    let mut selected = Vec::new();
+    for name in names {
+        match config.check(name) {
+            Some(c) => selected.push(c.clone()),
+            None => {
+                let available: Vec<&str> = config.checks.iter().map(|c| c.name.as_str()).collect();
+                eprintln!(
+                    "driftwatch: no check named `{name}` in {} (available: {})",
+                    config_path.display(),
+                    if available.is_empty() { "none".to_string() } else { available.join(", ") }
+                );
+                return EXIT_ERROR;
+            }
+        }
+    }
+    if names.is_empty() {
+        selected = config.checks.clone();
+    }
+    let metrics = Arc::new(Metrics::new());
+    let systems = Systems::new(&config.systems, &metrics);
+    let runs = check::run_all(&selected, &systems).await;
+    systems.close().await;
+    let written = match format {
+        OutputFormat::Json => {
+            let doc = serde_json::json!({ "checks": runs });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc).expect("results serialise"))
+        }
+        OutputFormat::Table => write_table(&runs, out),
+    };
+    if let Err(e) = written {
+        eprintln!("driftwatch: cannot write the results: {e}");
+        return EXIT_ERROR;
+    }
+    exit_code(&runs)
+}
+
+/// 2 if any check errored, else 1 if any breached a threshold, else 0.
+pub fn exit_code(runs: &[CheckRun]) -> i32 {
+    if runs.iter().any(|r| r.status == Status::Error) {
+        EXIT_ERROR
+    } else if runs.iter().any(|r| matches!(r.status, Status::Warning | Status::Critical)) {
+        EXIT_BREACH
+    } else {
+        EXIT_OK
+    }
+}
+
+fn write_table(runs: &[CheckRun], out: &mut dyn Write) -> std::io::Result<()> {
+    let rows: Vec<[String; 5]> = runs
+        .iter()
+        .map(|r| {
+            let counts = r
+                .rows
+                .iter()
+                .map(|(s, n)| format!("{s}={n}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let diff = r
+                .row_count_difference
+                .map(|d| format!("{d:+}"))
+                .unwrap_or_else(|| "-".into());
+            [
+                r.name.clone(),
+                r.kind.clone(),
+                r.status.as_str().to_uppercase(),
+                if r.error.is_some() { "-".into() } else { format!("{counts}  diff {diff}") },
+                format!("{:.2}s", r.duration_seconds),
+            ]
+        })
+        .collect();
+    let header = ["CHECK", "KIND", "STATUS", "FINDING", "TIME"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5], out: &mut dyn Write| -> std::io::Result<()> {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        writeln!(out, "{}", s.trim_end())
+    };
+    line(header, out)?;
+    for row in &rows {
+        line([&row[0], &row[1], &row[2], &row[3], &row[4]], out)?;
+    }
+    let errors: Vec<&CheckRun> = runs.iter().filter(|r| r.error.is_some()).collect();
+    if !errors.is_empty() {
+        writeln!(out)?;
+        for r in errors {
+            writeln!(out, "{}: error: {}", r.name, r.error.as_deref().unwrap_or(""))?;
+        }
+    }
+    let count = |s: Status| runs.iter().filter(|r| r.status == s).count();
+    writeln!(
+        out,
+        "\n{} checks: {} ok, {} warning, {} critical, {} error",
+        runs.len(),
+        count(Status::Ok),
+        count(Status::Warning),
+        count(Status::Critical),
+        count(Status::Error)
+    )
+}
+
+/// `driftwatch validate [--connect]`.
+pub async fn validate(config_path: &Path, connect: bool, out: &mut dyn Write) -> i32 {
+    let Some(config) = load(config_path) else {
+        return EXIT_ERROR;
+    };
+    let _ = writeln!(
+        out,
+        "{}: valid ({} systems, {} sinks, {} checks)",
+        config_path.display(),
+        config.systems.len(),
+        config.sinks.len(),
+        config.checks.len()
+    );
+    if !connect {
+        return EXIT_OK;
+    }
+    let metrics = Arc::new(Metrics::new());
+    let systems = Systems::new(&config.systems, &metrics);
+    let mut failed = 0;
+    for system in systems.iter() {
+        match system.ping().await {
+            Ok(version) => {
+                let _ = writeln!(out, "system {}: connected ({}; {})", system.name(), system.config.url, version.lines().next().unwrap_or(""));
+            }
+            Err(e) => {
+                failed += 1;
+                let _ = writeln!(out, "{e}");
+            }
+        }
+    }
+    for check in &config.checks {
+        let mut problems = Vec::new();
+        for (system, table, filter) in sides(check) {
+            let Some(sys) = systems.get(system) else { continue };
+            if sys.is_up() == Some(false) {
+                continue;
+            }
+            if let Err(e) = sys.probe_table(table, filter).await {
+                problems.push(e.to_string());
+            }
+        }
+        if problems.is_empty() {
+            let _ = writeln!(out, "check {}: tables and columns found", check.name);
+        } else {
+            failed += 1;
+            for p in problems {
+                let _ = writeln!(out, "check {} ({}:{}:{}): {p}", check.name, check.file.display(), check.pos.line, check.pos.col);
+            }
+        }
+    }
+    systems.close().await;
+    if failed > 0 {
+        let _ = writeln!(out, "{failed} problem(s) found");
+        EXIT_ERROR
+    } else {
+        EXIT_OK
+    }
+}
+
+/// The (system, table, filter) each side of a check reads.
+fn sides(check: &config::CheckConfig) -> Vec<(&str, &str, Option<&str>)> {
+    match &check.spec {
+        config::CheckSpec::RowCount(spec) => spec
+            .sides
+            .iter()
+            .map(|s| (s.system.as_str(), s.table.as_str(), s.filter.as_deref()))
+            .collect(),
+    }
+}
+
+/// `driftwatch demo`: prepare the demo files and run the agent on them.
+pub async fn demo(listen: std::net::SocketAddr, dir: Option<std::path::PathBuf>) -> i32 {
+    let dir = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("driftwatch-demo-{}", std::process::id()))
+    });
+    let config_path = match crate::demo::prepare(&dir, listen).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("driftwatch: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let Some(config) = load(&config_path) else {
+        return EXIT_ERROR;
+    };
+    let agent = match Agent::start(config).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("driftwatch: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let addr = agent.local_addr;
+    println!("driftwatch demo: a legacy and a modern SQLite database with injected drift, in {}", dir.display());
+    println!("  metrics:  http://{addr}/metrics");
+    println!("  results:  http://{addr}/api/v1/checks");
+    println!("  config:   {}", config_path.display());
+    println!("  one-off:  driftwatch check -c {}", config_path.display());
+    println!("press Ctrl-C to stop");
+    let _ = std::io::stdout().flush();
+    crate::agent::shutdown_signal().await;
+    agent.shutdown().await;
+    EXIT_OK
+}

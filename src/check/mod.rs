@@ -1,0 +1,283 @@
+//! Checks: one module per kind, each turning a validated definition into an [`Outcome`] by
+//! asking the systems through [`crate::system::System`] (never by writing engine SQL). This
+//! module runs a check under its timeout, grades the outcome against the thresholds, and
+//! records the resulting [`CheckRun`] in the metrics and logs.
+
+mod row_count;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::config::{CheckConfig, CheckSpec, Threshold};
+use crate::metrics::Metrics;
+use crate::system::{DbError, Systems};
+
+/// How a run came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warning,
+    Critical,
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warning => "warning",
+            Status::Critical => "critical",
+            Status::Error => "error",
+        }
+    }
+
+    /// The value of `driftwatch_check_status` (errors have none: the finding is unknown).
+    fn gauge(self) -> Option<i64> {
+        match self {
+            Status::Ok => Some(0),
+            Status::Warning => Some(1),
+            Status::Critical => Some(2),
+            Status::Error => None,
+        }
+    }
+}
+
+/// What a check kind found, before grading.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Rows counted per system, in the check's side order.
+    pub rows: Vec<(String, i64)>,
+    pub row_count_difference: Option<i64>,
+    /// The amount graded against the thresholds (e.g. |difference| in rows).
+    pub finding: f64,
+    /// What a percentage threshold is a share of.
+    pub total: f64,
+}
+
+/// One run of one check: the result JSON of `check --format json` and the API.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct CheckRun {
+    pub name: String,
+    pub kind: String,
+    pub status: Status,
+    #[serde(serialize_with = "rfc3339")]
+    pub started_at: DateTime<Utc>,
+    pub duration_seconds: f64,
+    #[serde(
+        serialize_with = "ordered_map",
+        deserialize_with = "ordered_map_de",
+        skip_serializing_if = "Vec::is_empty",
+        default
+    )]
+    pub rows: Vec<(String, i64)>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub row_count_difference: Option<i64>,
+    pub thresholds: ThresholdsOut,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
+pub struct ThresholdsOut {
+    pub warning: Option<String>,
+    pub critical: Option<String>,
+}
+
+fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+fn ordered_map<S: Serializer>(v: &[(String, i64)], s: S) -> Result<S::Ok, S::Error> {
+    let mut map = s.serialize_map(Some(v.len()))?;
+    for (k, n) in v {
+        map.serialize_entry(k, n)?;
+    }
+    map.end()
+}
+
+fn ordered_map_de<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, i64)>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Vec<(String, i64)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of system to rows")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(e) = m.next_entry()? {
+                out.push(e);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(V)
+}
+
+/// Why a check could not produce an outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("system `{0}` is not defined")]
+    UnknownSystem(String),
+    #[error("{0}; {1}")]
+    Both(Box<CheckError>, Box<CheckError>),
+}
+
+/// Run `check` once, now, within its timeout.
+pub async fn run(check: &CheckConfig, systems: &Systems) -> CheckRun {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let span = tracing::info_span!("check", check = %check.name, kind = check.kind.as_str());
+    let result = tokio::time::timeout(check.timeout, evaluate(check, systems))
+        .instrument(span)
+        .await;
+    let duration_seconds = clock.elapsed().as_secs_f64();
+    let thresholds = ThresholdsOut {
+        warning: check.thresholds.warning.map(|t| t.to_string()),
+        critical: check.thresholds.critical.map(|t| t.to_string()),
+    };
+    let base = CheckRun {
+        name: check.name.clone(),
+        kind: check.kind.as_str().to_string(),
+        status: Status::Error,
+        started_at,
+        duration_seconds,
+        rows: Vec::new(),
+        row_count_difference: None,
+        thresholds,
+        error: None,
+    };
+    match result {
+        Ok(Ok(outcome)) => CheckRun {
+            status: grade(&outcome, check),
+            rows: outcome.rows,
+            row_count_difference: outcome.row_count_difference,
+            ..base
+        },
+        Ok(Err(e)) => CheckRun {
+            error: Some(e.to_string()),
+            ..base
+        },
+        Err(_) => CheckRun {
+            error: Some(format!(
+                "timed out after {} (the check's `timeout`); the systems' statement_timeout cancels any query still running on the server",
+                humantime::format_duration(check.timeout)
+            )),
+            ..base
+        },
+    }
+}
+
+async fn evaluate(check: &CheckConfig, systems: &Systems) -> Result<Outcome, CheckError> {
+    match &check.spec {
+        CheckSpec::RowCount(spec) => row_count::run(spec, systems).await,
+    }
+}
+
+/// Critical if the finding reaches the critical threshold, else warning if it reaches the
+/// warning one, else ok.
+fn grade(outcome: &Outcome, check: &CheckConfig) -> Status {
+    let reached = |t: Option<Threshold>| t.is_some_and(|t| t.breached_by(outcome.finding, outcome.total));
+    if reached(check.thresholds.critical) {
+        Status::Critical
+    } else if reached(check.thresholds.warning) {
+        Status::Warning
+    } else {
+        Status::Ok
+    }
+}
+
+/// Set the gauges a check exports before it has ever run (so rules and dashboards have them).
+pub fn announce(check: &CheckConfig, metrics: &Metrics) {
+    let name = check.name.as_str();
+    metrics.check_runs.with_label_values(&[name]);
+    metrics.check_errors.with_label_values(&[name]);
+    metrics.check_skipped.with_label_values(&[name]);
+    metrics
+        .check_interval
+        .with_label_values(&[name])
+        .set(check.schedule.nominal_interval().as_secs_f64());
+    for (severity, t) in [("warning", check.thresholds.warning), ("critical", check.thresholds.critical)] {
+        if let Some(Threshold::Count(v)) = t {
+            metrics.threshold.with_label_values(&[name, severity]).set(v);
+        }
+    }
+}
+
+impl CheckRun {
+    /// The telemetry event of a finished run: logs it and updates every metric it touches.
+    pub fn record(&self, check: &CheckConfig, metrics: &Metrics) {
+        let name = self.name.as_str();
+        metrics.check_runs.with_label_values(&[name]).inc();
+        metrics
+            .check_duration
+            .with_label_values(&[name])
+            .observe(self.duration_seconds);
+        self.export(check, metrics);
+        if let Some(error) = &self.error {
+            metrics.check_errors.with_label_values(&[name]).inc();
+            tracing::warn!(check = name, kind = %self.kind, error = %error, "check failed");
+            return;
+        }
+        let rows = self
+            .rows
+            .iter()
+            .map(|(s, n)| format!("{s}={n}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        match self.status {
+            Status::Ok => tracing::info!(check = name, status = "ok", rows = %rows, duration_seconds = self.duration_seconds, "check passed"),
+            status => tracing::warn!(check = name, status = status.as_str(), rows = %rows, difference = ?self.row_count_difference, duration_seconds = self.duration_seconds, "check found drift"),
+        }
+    }
+
+    /// Re-export a run a previous agent recorded, without counting it as a new run.
+    pub fn record_restored(&self, check: &CheckConfig, metrics: &Metrics) {
+        self.export(check, metrics);
+    }
+
+    /// The gauges that describe the latest run.
+    fn export(&self, check: &CheckConfig, metrics: &Metrics) {
+        let name = self.name.as_str();
+        let started = self.started_at.timestamp_millis() as f64 / 1000.0;
+        metrics.check_last_run.with_label_values(&[name]).set(started);
+        metrics
+            .check_success
+            .with_label_values(&[name, &self.kind])
+            .set(i64::from(self.error.is_none()));
+        if self.error.is_some() {
+            return;
+        }
+        metrics.check_last_success.with_label_values(&[name]).set(started);
+        if let Some(g) = self.status.gauge() {
+            metrics.check_status.with_label_values(&[name]).set(g);
+        }
+        for (system, n) in &self.rows {
+            metrics.rows.with_label_values(&[name, system]).set(*n);
+        }
+        if let Some(d) = self.row_count_difference {
+            metrics.row_count_difference.with_label_values(&[name]).set(d);
+        }
+        let total = self.rows.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64;
+        for (severity, t) in [("warning", check.thresholds.warning), ("critical", check.thresholds.critical)] {
+            if let Some(t) = t {
+                metrics
+                    .threshold
+                    .with_label_values(&[name, severity])
+                    .set(t.absolute(total));
+            }
+        }
+    }
+}
+
+/// Runs every given check once, concurrently (each system's `max_connections` still bounds
+/// the load), in the given order.
+pub async fn run_all(checks: &[Arc<CheckConfig>], systems: &Systems) -> Vec<CheckRun> {
+    futures::future::join_all(checks.iter().map(|c| run(c, systems))).await
+}

@@ -1,0 +1,1142 @@
+//! Configuration: the agent file (`driftwatch.yaml`) and the check files it names, parsed,
+//! then validated into the types the rest of the agent uses.
+//!
+//! Parse, then validate, then build: YAML becomes a positioned tree ([`yaml`]), `${VAR}`
+//! references are expanded, raw serde structs mirror the files (`deny_unknown_fields`
+//! everywhere), and validation turns them into [`Config`] with parsed schedules, thresholds
+//! and resolved system and sink references. Every error found is collected, each with
+//! `file:line:column`. Nothing here touches a database: `validate --connect` is a separate
+//! step in [`crate::app`].
+
+pub mod yaml;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::schedule::Schedule;
+use crate::secret::{Secret, SecretUrl};
+use yaml::{Node, NodeKind, Pos, Spanned};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9187";
+pub const DEFAULT_STATE: &str = "sqlite://driftwatch-state.db";
+const DEFAULT_MAX_CONNECTIONS: u32 = 2;
+const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(300);
+const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// One problem in one file, at one place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub pos: Pos,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.pos.line,
+            self.pos.col,
+            self.message
+        )
+    }
+}
+
+/// Every problem found in a configuration, in file order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.0 {
+            writeln!(f, "{e}")?;
+        }
+        let n = self.0.len();
+        write!(
+            f,
+            "{n} error{} in the configuration; fix {} and run `driftwatch validate` again",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "it" } else { "them" }
+        )
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Collects errors for one file.
+struct Diag<'a> {
+    file: &'a Path,
+    errors: &'a mut Vec<ConfigError>,
+}
+
+impl Diag<'_> {
+    fn err(&mut self, pos: Pos, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: self.file.to_path_buf(),
+            pos,
+            message: message.into(),
+        });
+    }
+
+    fn yaml(&mut self, e: yaml::YamlError) {
+        let message = with_suggestion(&e.message);
+        self.err(e.pos, message);
+    }
+
+    fn deserialize<T: serde::de::DeserializeOwned>(&mut self, node: &Node) -> Option<T> {
+        match yaml::from_node_collect(node) {
+            Ok(v) => Some(v),
+            Err(errors) => {
+                for e in errors {
+                    self.yaml(e);
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Appends "did you mean ...?" to an unknown-field message when a listed name is close.
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((field, expected)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match closest(field, &candidates) {
+        Some(best) => format!("{message} (did you mean `{best}`?)"),
+        None => message.to_string(),
+    }
+}
+
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| {
+            // A prefix (`warn` for `warning`) is as good as one typo.
+            let d = if word.len() >= 3 && c.starts_with(word) { 1 } else { edit_distance(word, c) };
+            (d, *c)
+        })
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validated configuration
+
+/// The validated configuration: everything the agent needs, nothing left to parse.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Path of the SQLite state store.
+    pub state: PathBuf,
+    pub systems: Vec<Arc<SystemConfig>>,
+    pub sinks: Vec<SinkConfig>,
+    pub checks: Vec<Arc<CheckConfig>>,
+}
+
+impl Config {
+    pub fn system(&self, name: &str) -> Option<&Arc<SystemConfig>> {
+        self.systems.iter().find(|s| s.name == name)
+    }
+
+    pub fn check(&self, name: &str) -> Option<&Arc<CheckConfig>> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+}
+
+/// The database engines driftwatch speaks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    Postgres,
+    /// MySQL and MariaDB; which one is found out on connecting.
+    MySql,
+    Sqlite,
+}
+
+impl EngineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Postgres => "postgres",
+            EngineKind::MySql => "mysql",
+            EngineKind::Sqlite => "sqlite",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SystemConfig {
+    pub name: String,
+    pub url: SecretUrl,
+    pub engine: EngineKind,
+    /// For SQLite: the database file, resolved against the config file's folder.
+    pub sqlite_path: Option<PathBuf>,
+    pub max_connections: u32,
+    pub statement_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub timezone: chrono_tz::Tz,
+}
+
+#[derive(Clone, Debug)]
+pub struct SinkConfig {
+    pub name: String,
+    pub kind: SinkKind,
+}
+
+#[derive(Clone, Debug)]
+pub enum SinkKind {
+    PagerDuty { routing_key: Secret, url: String },
+    Slack { url: SecretUrl },
+    Webhook { url: SecretUrl, secret: Option<Secret> },
+}
+
+/// The kinds of check this version runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CheckKind {
+    RowCount,
+}
+
+impl CheckKind {
+    pub const ALL: &'static [CheckKind] = &[CheckKind::RowCount];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::RowCount => "row_count",
+        }
+    }
+
+    fn parse(s: &str) -> Option<CheckKind> {
+        Self::ALL.iter().copied().find(|k| k.as_str() == s)
+    }
+
+    /// Keys a check of this kind takes besides its system sides.
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            CheckKind::RowCount => COMMON_CHECK_FIELDS,
+        }
+    }
+}
+
+const COMMON_CHECK_FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "description",
+    "schedule",
+    "timeout",
+    "thresholds",
+    "alert",
+];
+
+#[derive(Clone, Debug)]
+pub struct CheckConfig {
+    pub name: String,
+    pub kind: CheckKind,
+    pub description: Option<String>,
+    pub schedule: Arc<Schedule>,
+    pub timeout: Duration,
+    pub thresholds: Thresholds,
+    pub alert: Option<AlertConfig>,
+    pub spec: CheckSpec,
+    /// Where the check is defined, for messages.
+    pub file: PathBuf,
+    pub pos: Pos,
+}
+
+impl CheckConfig {
+    /// The systems this check reads, in the order its sides are written.
+    pub fn systems(&self) -> Vec<&str> {
+        match &self.spec {
+            CheckSpec::RowCount(spec) => spec.sides.iter().map(|s| s.system.as_str()).collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum CheckSpec {
+    RowCount(RowCountSpec),
+}
+
+#[derive(Clone, Debug)]
+pub struct RowCountSpec {
+    pub sides: [TableSide; 2],
+}
+
+/// One system's side of a check: which table, filtered how.
+#[derive(Clone, Debug)]
+pub struct TableSide {
+    pub system: String,
+    pub table: String,
+    /// A SQL boolean expression in the system's own dialect, written by the config's author.
+    pub filter: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Thresholds {
+    pub warning: Option<Threshold>,
+    pub critical: Option<Threshold>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Threshold {
+    /// An absolute amount (rows).
+    Count(f64),
+    /// A share of the larger side, in percent.
+    Percent(f64),
+}
+
+impl Threshold {
+    fn parse(text: &str) -> Result<Threshold, String> {
+        let t = text.trim();
+        let (number, percent) = match t.strip_suffix('%') {
+            Some(n) => (n.trim(), true),
+            None => (t, false),
+        };
+        let value: f64 = number.parse().map_err(|_| {
+            format!("invalid threshold `{t}`: write a number of rows such as `10`, or a percentage such as `0.5%`")
+        })?;
+        if !value.is_finite() || value < 0.0 {
+            return Err(format!("invalid threshold `{t}`: it must be zero or more"));
+        }
+        Ok(if percent {
+            Threshold::Percent(value)
+        } else {
+            Threshold::Count(value)
+        })
+    }
+
+    /// Whether `value` (out of `total`) reaches this threshold.
+    pub fn breached_by(self, value: f64, total: f64) -> bool {
+        match self {
+            Threshold::Count(limit) => value >= limit && value > 0.0,
+            Threshold::Percent(pct) => {
+                value > 0.0 && (total <= 0.0 || value * 100.0 >= pct * total)
+            }
+        }
+    }
+
+    /// The threshold as an absolute amount, for the `driftwatch_threshold` metric.
+    pub fn absolute(self, total: f64) -> f64 {
+        match self {
+            Threshold::Count(v) => v,
+            Threshold::Percent(p) => p * total / 100.0,
+        }
+    }
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Threshold::Count(v) => write!(f, "{v}"),
+            Threshold::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AlertConfig {
+    pub sinks: Vec<String>,
+    pub for_: Duration,
+    pub repeat_interval: Option<Duration>,
+    pub runbook_url: Option<String>,
+    pub dashboard_url: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw file shapes
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSystem {
+    url: Spanned<String>,
+    max_connections: Option<Spanned<u32>>,
+    statement_timeout: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSink {
+    #[serde(rename = "type")]
+    kind: Spanned<String>,
+    url: Option<Spanned<String>>,
+    routing_key: Option<Spanned<String>>,
+    secret: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    name: Spanned<String>,
+    #[allow(dead_code)] // read before deserialising, kept so the field is accepted
+    kind: Spanned<String>,
+    description: Option<String>,
+    schedule: Spanned<String>,
+    timeout: Option<Spanned<String>>,
+    thresholds: Option<RawThresholds>,
+    alert: Option<RawAlert>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThresholds {
+    warning: Option<Spanned<String>>,
+    critical: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlert {
+    sinks: Vec<Spanned<String>>,
+    #[serde(rename = "for")]
+    for_: Option<Spanned<String>>,
+    repeat_interval: Option<Spanned<String>>,
+    runbook_url: Option<String>,
+    dashboard_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTableSide {
+    table: Spanned<String>,
+    #[serde(rename = "where")]
+    filter: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+/// Reads the environment for `${VAR}`.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// A check file given as text rather than found on disk (the demo's bundled checks).
+pub struct EmbeddedFile {
+    pub label: PathBuf,
+    pub text: String,
+}
+
+/// Load and validate the agent file at `path` and every check file it names, reading
+/// `${VAR}` from the process environment.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    load_with(path, &lookup, Vec::new())
+}
+
+/// [`load`] with an explicit environment and extra check files.
+pub fn load_with(
+    path: &Path,
+    env: EnvLookup<'_>,
+    embedded_checks: Vec<EmbeddedFile>,
+) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            pos: Pos { line: 1, col: 1 },
+            message: format!(
+                "cannot read the config file: {e} (pass its path with `-c FILE`)"
+            ),
+        }])
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    load_str(path, &text, &base, env, embedded_checks)
+}
+
+/// Validate a config given as text; `base` is the folder relative paths are resolved against.
+pub fn load_str(
+    path: &Path,
+    text: &str,
+    base: &Path,
+    env: EnvLookup<'_>,
+    embedded_checks: Vec<EmbeddedFile>,
+) -> Result<Config, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut builder = Builder {
+        env,
+        base: base.to_path_buf(),
+        systems: Vec::new(),
+        sinks: Vec::new(),
+        checks: Vec::new(),
+        listen: None,
+        state: None,
+        check_paths: Vec::new(),
+        seen_checks: HashMap::new(),
+        declared_systems: Vec::new(),
+        sink_refs: Vec::new(),
+    };
+    if let Some(root) = builder.parse_file(path, text, &mut errors) {
+        builder.top(path, &root, &mut errors);
+        // Systems and sinks must be known before checks can refer to them.
+        let mut files = Vec::new();
+        for (pos, p) in std::mem::take(&mut builder.check_paths) {
+            let mut d = Diag {
+                file: path,
+                errors: &mut errors,
+            };
+            collect_check_files(&builder.base.join(&p), &p, pos, &mut files, &mut d);
+        }
+        for file in files {
+            match std::fs::read_to_string(&file) {
+                Ok(text) => builder.check_file(&file, &text, &mut errors),
+                Err(e) => errors.push(ConfigError {
+                    file: file.clone(),
+                    pos: Pos { line: 1, col: 1 },
+                    message: format!("cannot read the check file: {e}"),
+                }),
+            }
+        }
+        for f in embedded_checks {
+            builder.check_file(&f.label, &f.text, &mut errors);
+        }
+        builder.resolve_references(&mut errors);
+    }
+    if !errors.is_empty() {
+        errors.sort_by(|a, b| (&a.file, a.pos).cmp(&(&b.file, b.pos)));
+        errors.dedup();
+        // A value whose variable is unset is not also reported as invalid.
+        let unset: Vec<(PathBuf, Pos)> = errors
+            .iter()
+            .filter(|e| e.message.starts_with("environment variable"))
+            .map(|e| (e.file.clone(), e.pos))
+            .collect();
+        errors.retain(|e| {
+            e.message.starts_with("environment variable") || !unset.contains(&(e.file.clone(), e.pos))
+        });
+        return Err(ConfigErrors(errors));
+    }
+    Ok(Config {
+        listen: builder
+            .listen
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default listen address")),
+        state: builder
+            .state
+            .unwrap_or_else(|| builder.base.join("driftwatch-state.db")),
+        systems: builder.systems.into_iter().map(Arc::new).collect(),
+        sinks: builder.sinks,
+        checks: builder.checks.into_iter().map(Arc::new).collect(),
+    })
+}
+
+fn collect_check_files(
+    path: &Path,
+    shown: &str,
+    pos: Pos,
+    out: &mut Vec<PathBuf>,
+    d: &mut Diag<'_>,
+) {
+    if path.is_file() {
+        out.push(path.to_path_buf());
+        return;
+    }
+    if !path.is_dir() {
+        d.err(
+            pos,
+            format!("checks path `{shown}` does not exist (paths are relative to the config file's folder)"),
+        );
+        return;
+    }
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            d.err(pos, format!("cannot read checks folder `{shown}`: {e}"));
+            return;
+        }
+    };
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            let shown = format!("{shown}/{}", entry.file_name().unwrap_or_default().to_string_lossy());
+            collect_check_files(&entry, &shown, pos, out, d);
+        } else if matches!(
+            entry.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(entry);
+        }
+    }
+}
+
+struct Builder<'e> {
+    env: EnvLookup<'e>,
+    base: PathBuf,
+    systems: Vec<SystemConfig>,
+    sinks: Vec<SinkConfig>,
+    checks: Vec<CheckConfig>,
+    listen: Option<SocketAddr>,
+    state: Option<PathBuf>,
+    check_paths: Vec<(Pos, String)>,
+    seen_checks: HashMap<String, (PathBuf, Pos)>,
+    /// Every system name declared, valid or not, so a broken system does not also make
+    /// every check that names it look misspelt.
+    declared_systems: Vec<String>,
+    /// Sink references from checks, resolved once every file is read.
+    sink_refs: Vec<(PathBuf, Pos, String)>,
+}
+
+impl Builder<'_> {
+    fn parse_file(&self, file: &Path, text: &str, errors: &mut Vec<ConfigError>) -> Option<Node> {
+        let mut d = Diag { file, errors };
+        let mut root = match yaml::parse(text) {
+            Ok(root) => root,
+            Err(e) => {
+                d.err(e.pos, format!("invalid YAML: {}", e.message));
+                return None;
+            }
+        };
+        for e in root.expand_env(self.env) {
+            d.yaml(e);
+        }
+        Some(root)
+    }
+
+    fn top(&mut self, file: &Path, root: &Node, errors: &mut Vec<ConfigError>) {
+        const FIELDS: &[&str] = &["listen", "state", "checks", "systems", "sinks"];
+        let mut d = Diag { file, errors };
+        let Some(entries) = root.as_map() else {
+            if !matches!(root.kind, NodeKind::Null) {
+                d.err(root.pos, format!("the config must be a mapping with keys {}, found {}", list(FIELDS), root.describe()));
+            } else {
+                d.err(root.pos, "the config file is empty: it needs at least `systems:` and `checks:`");
+            }
+            return;
+        };
+        let mut saw_systems = false;
+        for (key, value) in entries {
+            let name = key.as_str().unwrap_or("");
+            match name {
+                "listen" => {
+                    if let Some(s) = d.deserialize::<Spanned<String>>(value) {
+                        match s.value.parse::<SocketAddr>() {
+                            Ok(a) => self.listen = Some(a),
+                            Err(_) => d.err(s.pos, format!("invalid listen address `{}`: write host:port, e.g. `127.0.0.1:9187`", s.value)),
+                        }
+                    }
+                }
+                "state" => {
+                    if let Some(s) = d.deserialize::<Spanned<String>>(value) {
+                        match sqlite_path(&s.value, &self.base) {
+                            Some(p) => self.state = Some(p),
+                            None => d.err(s.pos, format!("invalid state store `{}`: write `sqlite://FILE` (the state store is SQLite)", s.value)),
+                        }
+                    }
+                }
+                "checks" => {
+                    if let Some(paths) = d.deserialize::<Vec<Spanned<String>>>(value) {
+                        self.check_paths.extend(paths.into_iter().map(|p| (p.pos, p.value)));
+                    }
+                }
+                "systems" => {
+                    saw_systems = true;
+                    self.systems_section(value, &mut d);
+                }
+                "sinks" => self.sinks_section(value, &mut d),
+                other => {
+                    let mut msg = format!("unknown field `{other}`, expected one of {}", list(FIELDS));
+                    msg = with_suggestion(&msg);
+                    d.err(key.pos, msg);
+                }
+            }
+        }
+        if !saw_systems {
+            d.err(root.pos, "missing field `systems`: name the two databases to compare, e.g. `systems: {legacy: {url: ...}, modern: {url: ...}}`");
+        }
+    }
+
+    fn systems_section(&mut self, node: &Node, d: &mut Diag<'_>) {
+        let Some(entries) = node.as_map() else {
+            d.err(node.pos, format!("`systems` must be a mapping of names to systems, found {}", node.describe()));
+            return;
+        };
+        for (key, value) in entries {
+            let name = key.as_str().unwrap_or("").to_string();
+            self.declared_systems.push(name.clone());
+            if !valid_name(&name) {
+                d.err(key.pos, format!("invalid system name `{name}`: use lowercase letters, digits and `_`"));
+                continue;
+            }
+            let Some(raw) = d.deserialize::<RawSystem>(value) else { continue };
+            if let Some(sys) = build_system(&name, raw, &self.base, d) {
+                self.systems.push(sys);
+            }
+        }
+    }
+
+    fn sinks_section(&mut self, node: &Node, d: &mut Diag<'_>) {
+        let Some(entries) = node.as_map() else {
+            d.err(node.pos, format!("`sinks` must be a mapping of names to sinks, found {}", node.describe()));
+            return;
+        };
+        for (key, value) in entries {
+            let name = key.as_str().unwrap_or("").to_string();
+            if !valid_name(&name) {
+                d.err(key.pos, format!("invalid sink name `{name}`: use lowercase letters, digits and `_`"));
+                continue;
+            }
+            let Some(raw) = d.deserialize::<RawSink>(value) else { continue };
+            if let Some(kind) = build_sink(raw, value.pos, d) {
+                self.sinks.push(SinkConfig { name, kind });
+            }
+        }
+    }
+
+    fn check_file(&mut self, file: &Path, text: &str, errors: &mut Vec<ConfigError>) {
+        let Some(root) = self.parse_file(file, text, errors) else { return };
+        let mut d = Diag { file, errors };
+        let Some(entries) = root.as_map() else {
+            d.err(root.pos, format!("a check file must be a mapping with a `checks:` list, found {}", root.describe()));
+            return;
+        };
+        for (key, value) in entries {
+            match key.as_str().unwrap_or("") {
+                "checks" => {
+                    let Some(items) = value.as_seq() else {
+                        if !matches!(value.kind, NodeKind::Null) {
+                            d.err(value.pos, format!("`checks` must be a list, found {}", value.describe()));
+                        }
+                        continue;
+                    };
+                    for item in items {
+                        if let Some(check) = self.check(file, item, &mut d) {
+                            self.checks.push(check);
+                        }
+                    }
+                }
+                other => d.err(key.pos, with_suggestion(&format!("unknown field `{other}`, expected `checks`"))),
+            }
+        }
+    }
+
+    fn check(&mut self, file: &Path, node: &Node, d: &mut Diag<'_>) -> Option<CheckConfig> {
+        let Some(entries) = node.as_map() else {
+            d.err(node.pos, format!("a check must be a mapping, found {}", node.describe()));
+            return None;
+        };
+        let label = node
+            .get("name")
+            .and_then(Node::as_str)
+            .map(|n| format!(" in check `{n}`"))
+            .unwrap_or_default();
+        let kind = match node.get("kind") {
+            None => {
+                d.err(node.pos, format!("missing field `kind`{label} (available: {})", kind_names()));
+                None
+            }
+            Some(k) => {
+                let s = k.as_str().unwrap_or("");
+                let kind = CheckKind::parse(s);
+                if kind.is_none() {
+                    d.err(k.pos, format!("unknown kind `{s}`{label} (available: {})", kind_names()));
+                }
+                kind
+            }
+        };
+        let system_names: Vec<&str> = self.declared_systems.iter().map(String::as_str).collect();
+        // Known keys go to serde; a key naming a system is that system's side; the rest is a typo.
+        let allowed = kind.map(CheckKind::fields).unwrap_or(COMMON_CHECK_FIELDS);
+        let mut own = Vec::new();
+        let mut sides = Vec::new();
+        for (key, value) in entries {
+            let k = key.as_str().unwrap_or("");
+            if allowed.contains(&k) {
+                own.push((key.clone(), value.clone()));
+            } else if system_names.contains(&k) {
+                sides.push((key, value));
+            } else if kind.is_some() {
+                let mut candidates: Vec<&str> = allowed.to_vec();
+                candidates.extend(system_names.iter().copied());
+                let mut msg = format!(
+                    "unknown field `{k}`{label}, expected one of {} or a system name",
+                    list(allowed)
+                );
+                if system_names.is_empty() {
+                    msg.push_str(" (no systems are defined)");
+                } else {
+                    msg.push_str(&format!(" ({})", list(&system_names)));
+                }
+                let best = closest(k, &candidates);
+                if let Some(best) = best {
+                    msg.push_str(&format!(" (did you mean `{best}`?)"));
+                }
+                d.err(key.pos, msg);
+                // Go on as if the suggestion had been written, so its value is still checked
+                // and no "missing field" follows from the typo.
+                if let Some(best) = best.filter(|b| allowed.contains(b) && node.get(b).is_none()) {
+                    let renamed = Node { kind: NodeKind::Scalar { value: best.to_string(), quoted: false }, pos: key.pos };
+                    own.push((renamed, value.clone()));
+                }
+            }
+        }
+        let kind = kind?;
+        // Sides are validated even when the common fields are not, so one pass shows both.
+        let spec = match kind {
+            CheckKind::RowCount => row_count_spec(node.pos, &label, &sides, d).map(CheckSpec::RowCount),
+        };
+        let raw: RawCheck = d.deserialize(&Node {
+            kind: NodeKind::Map(own),
+            pos: node.pos,
+        })?;
+        let name = raw.name.value.clone();
+        let mut ok = true;
+        if !valid_name(&name) {
+            d.err(raw.name.pos, format!("invalid check name `{name}`: use lowercase letters, digits and `_` (it becomes a metric label)"));
+            ok = false;
+        } else if let Some((f, p)) = self.seen_checks.get(&name) {
+            d.err(raw.name.pos, format!("duplicate check name `{name}`: already defined at {}:{}:{}", f.display(), p.line, p.col));
+            ok = false;
+        } else {
+            self.seen_checks.insert(name.clone(), (file.to_path_buf(), raw.name.pos));
+        }
+        let schedule = match Schedule::parse(&raw.schedule.value) {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                d.err(raw.schedule.pos, e);
+                None
+            }
+        };
+
+        let timeout = match &raw.timeout {
+            Some(t) => duration(t, d),
+            None => Some(DEFAULT_CHECK_TIMEOUT),
+        };
+        let thresholds = match &raw.thresholds {
+            Some(t) => thresholds(t, d),
+            None => Some(Thresholds::default()),
+        };
+        let alert = match raw.alert {
+            Some(a) => alert(file, a, d, &mut self.sink_refs),
+            None => Some(None),
+        };
+        if !ok {
+            return None;
+        }
+        Some(CheckConfig {
+            name,
+            kind,
+            description: raw.description,
+            schedule: schedule?,
+            timeout: timeout?,
+            thresholds: thresholds?,
+            alert: alert?,
+            spec: spec?,
+            file: file.to_path_buf(),
+            pos: node.pos,
+        })
+    }
+
+    /// Sink names used by `alert:` can only be checked once every sink is known.
+    fn resolve_references(&mut self, errors: &mut Vec<ConfigError>) {
+        let sinks: Vec<&str> = self.sinks.iter().map(|s| s.name.as_str()).collect();
+        for (file, pos, name) in std::mem::take(&mut self.sink_refs) {
+            if !sinks.contains(&name.as_str()) {
+                let mut msg = format!("unknown sink `{name}`");
+                if sinks.is_empty() {
+                    msg.push_str(": no sinks are defined; add it under `sinks:` in the config file");
+                } else {
+                    msg.push_str(&format!(" (available: {})", list(&sinks)));
+                    if let Some(best) = closest(&name, &sinks) {
+                        msg.push_str(&format!(" (did you mean `{best}`?)"));
+                    }
+                }
+                errors.push(ConfigError { file, pos, message: msg });
+            }
+        }
+    }
+}
+
+fn kind_names() -> String {
+    CheckKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn duration(s: &Spanned<String>, d: &mut Diag<'_>) -> Option<Duration> {
+    match humantime::parse_duration(s.value.trim()) {
+        Ok(v) if !v.is_zero() => Some(v),
+        Ok(_) => {
+            d.err(s.pos, format!("duration `{}` must be more than zero", s.value));
+            None
+        }
+        Err(e) => {
+            d.err(s.pos, format!("invalid duration `{}`: {e} (write e.g. `30s`, `5m`, `1h`)", s.value));
+            None
+        }
+    }
+}
+
+fn thresholds(raw: &RawThresholds, d: &mut Diag<'_>) -> Option<Thresholds> {
+    let mut parse = |t: &Option<Spanned<String>>| -> Result<Option<Threshold>, ()> {
+        match t {
+            None => Ok(None),
+            Some(s) => Threshold::parse(&s.value).map(Some).map_err(|e| d.err(s.pos, e)),
+        }
+    };
+    let warning = parse(&raw.warning);
+    let critical = parse(&raw.critical);
+    let (Ok(warning), Ok(critical)) = (warning, critical) else { return None };
+    if let (Some(Threshold::Count(w)), Some(Threshold::Count(c)), Some(pos)) =
+        (warning, critical, raw.critical.as_ref().map(|c| c.pos))
+    {
+        if c < w {
+            d.err(pos, format!("critical threshold {c} is below the warning threshold {w}"));
+            return None;
+        }
+    }
+    Some(Thresholds { warning, critical })
+}
+
+fn alert(
+    file: &Path,
+    raw: RawAlert,
+    d: &mut Diag<'_>,
+    refs: &mut Vec<(PathBuf, Pos, String)>,
+) -> Option<Option<AlertConfig>> {
+    for s in &raw.sinks {
+        refs.push((file.to_path_buf(), s.pos, s.value.clone()));
+    }
+    let for_ = match &raw.for_ {
+        Some(f) => match humantime::parse_duration(f.value.trim()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                d.err(f.pos, format!("invalid duration `{}`: {e} (write e.g. `10m`)", f.value));
+                None
+            }
+        },
+        None => Some(Duration::ZERO),
+    };
+    let repeat = match &raw.repeat_interval {
+        Some(r) => duration(r, d).map(Some),
+        None => Some(None),
+    };
+    Some(Some(AlertConfig {
+        sinks: raw.sinks.into_iter().map(|s| s.value).collect(),
+        for_: for_?,
+        repeat_interval: repeat?,
+        runbook_url: raw.runbook_url,
+        dashboard_url: raw.dashboard_url,
+    }))
+}
+
+fn row_count_spec(
+    pos: Pos,
+    label: &str,
+    sides: &[(&Node, &Node)],
+    d: &mut Diag<'_>,
+) -> Option<RowCountSpec> {
+    let sides = two_sides(pos, label, "row_count", sides, d)?;
+    let mut out = Vec::new();
+    for (key, value) in sides {
+        let raw: RawTableSide = d.deserialize(value)?;
+        if raw.table.value.trim().is_empty() {
+            d.err(raw.table.pos, "`table` is empty: name the table, e.g. `table: clinic.patients`");
+            return None;
+        }
+        out.push(TableSide {
+            system: key.as_str().unwrap_or_default().to_string(),
+            table: raw.table.value.trim().to_string(),
+            filter: raw.filter.filter(|f| !f.trim().is_empty()),
+        });
+    }
+    let [a, b]: [TableSide; 2] = out.try_into().ok()?;
+    Some(RowCountSpec { sides: [a, b] })
+}
+
+fn two_sides<'n>(
+    pos: Pos,
+    label: &str,
+    kind: &str,
+    sides: &[(&'n Node, &'n Node)],
+    d: &mut Diag<'_>,
+) -> Option<[(&'n Node, &'n Node); 2]> {
+    match sides {
+        [a, b] => Some([*a, *b]),
+        _ => {
+            let names: Vec<&str> = sides.iter().filter_map(|(k, _)| k.as_str()).collect();
+            d.err(
+                pos,
+                format!(
+                    "a {kind} check compares two systems{label}: found {} ({}); add one key per system, named as under `systems:`",
+                    sides.len(),
+                    if names.is_empty() { "none".to_string() } else { list(&names) }
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn sqlite_path(url: &str, base: &Path) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = rest.split('?').next().unwrap_or(rest);
+    if rest.is_empty() {
+        return None;
+    }
+    let p = PathBuf::from(rest);
+    Some(if p.is_absolute() { p } else { base.join(p) })
+}
+
+fn build_system(name: &str, raw: RawSystem, base: &Path, d: &mut Diag<'_>) -> Option<SystemConfig> {
+    let url_text = raw.url.value.trim();
+    let scheme = url_text.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+    let (engine, sqlite) = match scheme.as_deref() {
+        Some("postgres" | "postgresql") => (EngineKind::Postgres, None),
+        Some("mysql" | "mariadb") => (EngineKind::MySql, None),
+        Some("sqlite") => match sqlite_path(url_text, base) {
+            Some(p) => (EngineKind::Sqlite, Some(p)),
+            None => {
+                d.err(raw.url.pos, format!("system `{name}`: a SQLite URL needs a file, e.g. `sqlite://legacy.db`"));
+                return None;
+            }
+        },
+        _ => {
+            // The URL may hold a password: never echo it.
+            d.err(raw.url.pos, format!("system `{name}`: unsupported database URL (available schemes: postgres://, mysql://, mariadb://, sqlite://)"));
+            return None;
+        }
+    };
+    if engine != EngineKind::Sqlite && url::Url::parse(url_text).is_err() {
+        d.err(raw.url.pos, format!("system `{name}`: the URL is not valid (write e.g. `postgres://user:password@host:5432/db`; percent-encode special characters in the password)"));
+        return None;
+    }
+    let max_connections = match raw.max_connections {
+        Some(m) if m.value == 0 => {
+            d.err(m.pos, format!("system `{name}`: `max_connections` must be at least 1"));
+            None
+        }
+        Some(m) => Some(m.value),
+        None => Some(DEFAULT_MAX_CONNECTIONS),
+    };
+    let statement_timeout = match &raw.statement_timeout {
+        Some(t) => duration(t, d),
+        None => Some(DEFAULT_STATEMENT_TIMEOUT),
+    };
+    let connect_timeout = match &raw.connect_timeout {
+        Some(t) => duration(t, d),
+        None => Some(DEFAULT_CONNECT_TIMEOUT),
+    };
+    let timezone = match &raw.timezone {
+        Some(tz) => match tz.value.trim().parse::<chrono_tz::Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                d.err(tz.pos, format!("system `{name}`: unknown time zone `{}` (use an IANA name such as `Europe/Berlin` or `UTC`)", tz.value));
+                None
+            }
+        },
+        None => Some(chrono_tz::UTC),
+    };
+    Some(SystemConfig {
+        name: name.to_string(),
+        url: SecretUrl::database(url_text),
+        engine,
+        sqlite_path: sqlite,
+        max_connections: max_connections?,
+        statement_timeout: statement_timeout?,
+        connect_timeout: connect_timeout?,
+        timezone: timezone?,
+    })
+}
+
+fn build_sink(raw: RawSink, pos: Pos, d: &mut Diag<'_>) -> Option<SinkKind> {
+    let kind = raw.kind.value.as_str();
+    let not_for = |d: &mut Diag<'_>, field: &Option<Spanned<String>>, name: &str| {
+        if let Some(f) = field {
+            d.err(f.pos, format!("`{name}` is not used by a {kind} sink"));
+        }
+    };
+    let need_url = |d: &mut Diag<'_>, url: &Option<Spanned<String>>| -> Option<SecretUrl> {
+        match url {
+            Some(u) if url::Url::parse(u.value.trim()).is_ok() => Some(SecretUrl::webhook(u.value.trim())),
+            Some(u) => {
+                d.err(u.pos, format!("the {kind} sink's `url` is not a valid URL"));
+                None
+            }
+            None => {
+                d.err(pos, format!("missing field `url`: a {kind} sink needs the URL to post to"));
+                None
+            }
+        }
+    };
+    match kind {
+        "pagerduty" => {
+            not_for(d, &raw.secret, "secret");
+            let url = match &raw.url {
+                Some(u) if url::Url::parse(u.value.trim()).is_ok() => u.value.trim().to_string(),
+                Some(u) => {
+                    d.err(u.pos, "the pagerduty sink's `url` is not a valid URL");
+                    return None;
+                }
+                None => PAGERDUTY_EVENTS_URL.to_string(),
+            };
+            let Some(key) = raw.routing_key.filter(|k| !k.value.trim().is_empty()) else {
+                d.err(pos, "missing field `routing_key`: a pagerduty sink needs the integration's routing key (Events API v2)");
+                return None;
+            };
+            Some(SinkKind::PagerDuty { routing_key: Secret::new(key.value.trim()), url })
+        }
+        "slack" => {
+            not_for(d, &raw.secret, "secret");
+            not_for(d, &raw.routing_key, "routing_key");
+            Some(SinkKind::Slack { url: need_url(d, &raw.url)? })
+        }
+        "webhook" => {
+            not_for(d, &raw.routing_key, "routing_key");
+            let url = need_url(d, &raw.url)?;
+            Some(SinkKind::Webhook { url, secret: raw.secret.map(|s| Secret::new(s.value)) })
+        }
+        other => {
+            d.err(raw.kind.pos, format!("unknown sink type `{other}` (available: pagerduty, slack, webhook)"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,263 @@
+//! Config loading: every rule, with the exact message and position a user sees.
+
+use super::*;
+use std::collections::HashMap;
+
+struct Files {
+    dir: tempfile::TempDir,
+}
+
+impl Files {
+    fn new(files: &[(&str, &str)]) -> Files {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        Files { dir }
+    }
+
+    fn load(&self, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let lookup = move |k: &str| env.get(k).cloned();
+        load_with(&self.dir.path().join("driftwatch.yaml"), &lookup, Vec::new()).map_err(|e| {
+            e.0.iter()
+                .map(|e| {
+                    let file = e.file.strip_prefix(self.dir.path()).unwrap_or(&e.file);
+                    format!("{}:{}:{}: {}", file.display(), e.pos.line, e.pos.col, e.message)
+                })
+                .collect()
+        })
+    }
+}
+
+const MAIN: &str = "\
+systems:
+  legacy:
+    url: postgres://app:pw@localhost/legacy
+  modern:
+    url: mysql://root@localhost/modern
+checks: [checks/]
+";
+
+fn with_check(check: &str) -> Files {
+    Files::new(&[("driftwatch.yaml", MAIN), ("checks/a.yaml", check)])
+}
+
+#[test]
+fn a_valid_row_count_check_loads() {
+    let f = with_check(
+        "\
+checks:
+  - name: patients_rows
+    kind: row_count
+    schedule: \"*/5 * * * *\"
+    legacy: {table: PATIENT, where: \"ACTIVE_FLG = 'Y'\"}
+    modern: {table: clinic.patients}
+    thresholds: {warning: 1, critical: \"0.5%\"}
+",
+    );
+    let config = f.load(&[]).unwrap();
+    assert_eq!(config.listen.to_string(), "127.0.0.1:9187");
+    assert_eq!(config.systems.len(), 2);
+    assert_eq!(config.systems[1].engine, EngineKind::MySql);
+    let check = &config.checks[0];
+    assert_eq!(check.name, "patients_rows");
+    assert_eq!(check.thresholds.warning, Some(Threshold::Count(1.0)));
+    assert_eq!(check.thresholds.critical, Some(Threshold::Percent(0.5)));
+    let CheckSpec::RowCount(spec) = &check.spec;
+    assert_eq!(spec.sides[0].system, "legacy");
+    assert_eq!(spec.sides[0].filter.as_deref(), Some("ACTIVE_FLG = 'Y'"));
+    assert_eq!(spec.sides[1].table, "clinic.patients");
+    assert_eq!(spec.sides[1].filter, None);
+    // The password never prints.
+    assert!(!format!("{:?}", config.systems[0]).contains("pw@"));
+}
+
+#[test]
+fn misspelt_key_bad_cron_and_unset_variable_are_all_reported() {
+    let f = Files::new(&[
+        (
+            "driftwatch.yaml",
+            "\
+systems:
+  legacy:
+    url: ${LEGACY_DATABASE_URL}
+  modern:
+    url: postgres://localhost/modern
+checks: [checks.yaml]
+",
+        ),
+        (
+            "checks.yaml",
+            "\
+checks:
+  - name: a
+    kind: row_count
+    schedul: \"*/5 * * * *\"
+    legacy: {table: t}
+    modern: {table: t}
+  - name: b
+    kind: row_count
+    schedule: \"*/61 * * * *\"
+    legacy: {table: t}
+    modern: {table: t}
+",
+        ),
+    ]);
+    let errors = f.load(&[]).unwrap_err();
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert_eq!(
+        errors[0],
+        "checks.yaml:4:5: unknown field `schedul` in check `a`, expected one of `name`, `kind`, `description`, `schedule`, `timeout`, `thresholds`, `alert` or a system name (`legacy`, `modern`) (did you mean `schedule`?)"
+    );
+    assert_eq!(
+        errors[1],
+        "checks.yaml:9:15: invalid cron expression `*/61 * * * *`: Minutes must be between 1 and 59. ('61' specified.)"
+    );
+    assert_eq!(
+        errors[2],
+        "driftwatch.yaml:3:10: environment variable `LEGACY_DATABASE_URL` is not set (set it, or write ${LEGACY_DATABASE_URL:-default})"
+    );
+}
+
+#[test]
+fn misspelt_keys_at_every_level_name_the_place() {
+    let f = Files::new(&[
+        (
+            "driftwatch.yaml",
+            "\
+listn: 127.0.0.1:1
+systems:
+  legacy:
+    url: postgres://localhost/legacy
+    max_conections: 2
+  modern:
+    url: postgres://localhost/modern
+sinks:
+  team: {type: slack, url: https://hooks.example/x, secrt: y}
+checks: [c.yaml]
+",
+        ),
+        (
+            "c.yaml",
+            "\
+checks:
+  - name: a
+    kind: row_count
+    schedule: \"@hourly\"
+    legacy: {table: t, were: \"x\"}
+    modern: {table: t}
+    thresholds: {warn: 1}
+    alert: {sinks: [team], fro: 10m}
+chekcs: []
+",
+        ),
+    ]);
+    let errors = f.load(&[]).unwrap_err();
+    let expected = [
+        "c.yaml:5:24: unknown field `were`, expected one of `table`, `where` (did you mean `where`?)",
+        "c.yaml:7:18: unknown field `warn`, expected one of `warning`, `critical` (did you mean `warning`?)",
+        "c.yaml:8:28: unknown field `fro`, expected one of `sinks`, `for`, `repeat_interval`, `runbook_url`, `dashboard_url` (did you mean `for`?)",
+        "c.yaml:9:1: unknown field `chekcs`, expected `checks` (did you mean `checks`?)",
+        "driftwatch.yaml:1:1: unknown field `listn`, expected one of `listen`, `state`, `checks`, `systems`, `sinks` (did you mean `listen`?)",
+        "driftwatch.yaml:5:5: unknown field `max_conections`, expected one of `url`, `max_connections`, `statement_timeout`, `connect_timeout`, `timezone` (did you mean `max_connections`?)",
+        "driftwatch.yaml:9:53: unknown field `secrt`, expected one of `type`, `url`, `routing_key`, `secret` (did you mean `secret`?)",
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for (got, want) in errors.iter().zip(expected) {
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn duplicate_names_and_unknown_references_are_rejected() {
+    let f = with_check(
+        "\
+checks:
+  - name: a
+    kind: row_count
+    schedule: \"@hourly\"
+    legacy: {table: t}
+    modern: {table: t}
+    alert: {sinks: [oncall]}
+  - name: a
+    kind: row_count
+    schedule: \"@hourly\"
+    legacy: {table: t}
+    billing: {table: t}
+  - name: c
+    kind: row_cont
+    schedule: \"@hourly\"
+",
+    );
+    let errors = f.load(&[]).unwrap_err();
+    assert!(errors.iter().any(|e| e.starts_with("checks/a.yaml:7:21: unknown sink `oncall`: no sinks are defined")), "{errors:#?}");
+    assert!(errors.iter().any(|e| e.starts_with("checks/a.yaml:8:11: duplicate check name `a`: already defined at")), "{errors:#?}");
+    assert!(errors.iter().any(|e| e.starts_with("checks/a.yaml:12:5: unknown field `billing` in check `a`")), "{errors:#?}");
+    assert!(errors.iter().any(|e| e == "checks/a.yaml:14:11: unknown kind `row_cont` in check `c` (available: row_count)"), "{errors:#?}");
+}
+
+#[test]
+fn env_expansion_feeds_values_and_defaults() {
+    let f = Files::new(&[(
+        "driftwatch.yaml",
+        "\
+listen: ${LISTEN:-127.0.0.1:9999}
+systems:
+  legacy:
+    url: ${LEGACY_URL}
+    max_connections: ${MAXC}
+checks: []
+",
+    )]);
+    let config = f
+        .load(&[("LEGACY_URL", "postgres://u:hunter22@db/x"), ("MAXC", "3")])
+        .unwrap();
+    assert_eq!(config.listen.to_string(), "127.0.0.1:9999");
+    assert_eq!(config.systems[0].max_connections, 3);
+    assert_eq!(config.systems[0].url.to_string(), "postgres://u:**REDACTED**@db/x");
+}
+
+#[test]
+fn bad_values_say_what_to_write() {
+    let f = with_check(
+        "\
+checks:
+  - name: Bad-Name
+    kind: row_count
+    schedule: \"@every soon\"
+    timeout: forever
+    legacy: {table: t}
+    thresholds: {warning: lots}
+",
+    );
+    let errors = f.load(&[]).unwrap_err();
+    let joined = errors.join("\n");
+    assert!(joined.contains("checks/a.yaml:2:11: invalid check name `Bad-Name`"), "{joined}");
+    assert!(joined.contains("checks/a.yaml:4:15: invalid interval `soon`"), "{joined}");
+    assert!(joined.contains("checks/a.yaml:5:14: invalid duration `forever`"), "{joined}");
+    assert!(joined.contains("checks/a.yaml:7:27: invalid threshold `lots`"), "{joined}");
+    assert!(joined.contains("a row_count check compares two systems in check `Bad-Name`: found 1 (`legacy`)"), "{joined}");
+}
+
+#[test]
+fn secrets_do_not_appear_in_url_errors() {
+    let f = Files::new(&[(
+        "driftwatch.yaml",
+        "systems:\n  legacy:\n    url: oracle://scott:tiger99@db/x\n",
+    )]);
+    let errors = f.load(&[]).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].starts_with("driftwatch.yaml:3:10: system `legacy`: unsupported database URL"));
+    assert!(!errors[0].contains("tiger99"));
+}
+
+#[test]
+fn missing_config_file_says_how_to_point_at_one() {
+    let f = Files::new(&[]);
+    let errors = f.load(&[]).unwrap_err();
+    assert!(errors[0].contains("cannot read the config file"), "{errors:?}");
+    assert!(errors[0].contains("-c FILE"));
+}

@@ -1,0 +1,20 @@
+//! driftwatch watches a legacy system and its replacement for data drift while both run side
+//! by side: declarative checks run on a schedule against both databases, their findings are
+//! exported as Prometheus metrics, and alerts go out when drift crosses a threshold.
+//!
+//! Data flows one way: [`config`] -> [`schedule`] -> [`check`] (querying the systems through
+//! [`system`]) -> outcome -> [`metrics`] + [`state`] (+ alerts). Engine-specific SQL lives only
+//! in [`system`]'s engine modules.
+
+pub mod agent;
+pub mod app;
+pub mod check;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod metrics;
+pub mod schedule;
+pub mod secret;
+pub mod state;
+pub mod system;
+pub mod telemetry;

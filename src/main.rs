@@ -1,0 +1,85 @@
+//! The `driftwatch` command line: parses arguments and calls the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use driftwatch::app::{self, OutputFormat};
+use driftwatch::telemetry::{self, LogFormat};
+
+#[derive(Parser)]
+#[command(name = "driftwatch", version, about = "Watches a legacy system and its replacement for data drift")]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the agent: schedule every check, serve /metrics and the API, until SIGINT/SIGTERM.
+    Run {
+        #[arg(short, long, env = "DRIFTWATCH_CONFIG", default_value = "driftwatch.yaml")]
+        config: PathBuf,
+    },
+    /// Run checks once, now, and print the results (exit 0 ok, 1 threshold breached, 2 error).
+    Check {
+        #[arg(short, long, env = "DRIFTWATCH_CONFIG", default_value = "driftwatch.yaml")]
+        config: PathBuf,
+        /// Checks to run (all when none are named).
+        names: Vec<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+        /// Most differences to list per check, or `all`.
+        #[arg(long, default_value = "20")]
+        samples: String,
+    },
+    /// Validate the config and check files; with --connect also reach every system and table.
+    Validate {
+        #[arg(short, long, env = "DRIFTWATCH_CONFIG", default_value = "driftwatch.yaml")]
+        config: PathBuf,
+        #[arg(long)]
+        connect: bool,
+    },
+    /// Create two demo SQLite databases with injected drift and run the agent on them.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:9187")]
+        listen: SocketAddr,
+        /// Where to create the demo files (default: a new folder under the system temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let _telemetry = telemetry::init(cli.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("driftwatch: cannot start the async runtime: {e}");
+            std::process::exit(app::EXIT_ERROR);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Run { config } => app::run(&config).await,
+            Command::Check { config, names, format, samples } => {
+                if samples != "all" && samples.parse::<usize>().is_err() {
+                    eprintln!("driftwatch: --samples takes a number or `all`, not `{samples}`");
+                    return app::EXIT_ERROR;
+                }
+                app::check(&config, &names, format, &mut std::io::stdout()).await
+            }
+            Command::Validate { config, connect } => {
+                app::validate(&config, connect, &mut std::io::stdout()).await
+            }
+            Command::Demo { listen, dir } => app::demo(listen, dir).await,
+        }
+    });
+    drop(runtime);
+    drop(_telemetry);
+    std::process::exit(code);
+}
