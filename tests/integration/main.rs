@@ -1,0 +1,10 @@
+//! One integration-test binary: real PostgreSQL, MariaDB and SQLite, a real agent on loopback.
+//!
+//! PostgreSQL and MariaDB are read from `DRIFTWATCH_TEST_POSTGRES_URL` and
+//! `DRIFTWATCH_TEST_MYSQL_URL` (defaults: the local servers). Where one is unreachable its
+//! tests fail with a clear message when `CI` is set, and print a visible SKIP otherwise.
+
+mod agent;
+mod cli;
+mod common;
+mod engines;
