@@ -113,7 +113,11 @@ impl Agent {
                 Some(run) => {
                     // Re-export what the last agent saw, then catch up only if a run was missed.
                     run.record_restored(check, &metrics);
-                    shared.latest.write().await.insert(check.name.clone(), run.clone());
+                    shared
+                        .latest
+                        .write()
+                        .await
+                        .insert(check.name.clone(), run.clone());
                     check.schedule.next_after(run.started_at, run.started_at) <= Utc::now()
                 }
                 None => true,

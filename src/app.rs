@@ -71,7 +71,11 @@ pub async fn check(
                 eprintln!(
                     "driftwatch: no check named `{name}` in {} (available: {})",
                     config_path.display(),
-                    if available.is_empty() { "none".to_string() } else { available.join(", ") }
+                    if available.is_empty() {
+                        "none".to_string()
+                    } else {
+                        available.join(", ")
+                    }
                 );
                 return EXIT_ERROR;
             }
@@ -87,7 +91,11 @@ pub async fn check(
     let written = match format {
         OutputFormat::Json => {
             let doc = serde_json::json!({ "checks": runs });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc).expect("results serialise"))
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&doc).expect("results serialise")
+            )
         }
         OutputFormat::Table => write_table(&runs, out),
     };
@@ -102,7 +110,10 @@ pub async fn check(
 pub fn exit_code(runs: &[CheckRun]) -> i32 {
     if runs.iter().any(|r| r.status == Status::Error) {
         EXIT_ERROR
-    } else if runs.iter().any(|r| matches!(r.status, Status::Warning | Status::Critical)) {
+    } else if runs
+        .iter()
+        .any(|r| matches!(r.status, Status::Warning | Status::Critical))
+    {
         EXIT_BREACH
     } else {
         EXIT_OK
@@ -127,7 +138,11 @@ fn write_table(runs: &[CheckRun], out: &mut dyn Write) -> std::io::Result<()> {
                 r.name.clone(),
                 r.kind.clone(),
                 r.status.as_str().to_uppercase(),
-                if r.error.is_some() { "-".into() } else { format!("{counts}  diff {diff}") },
+                if r.error.is_some() {
+                    "-".into()
+                } else {
+                    format!("{counts}  diff {diff}")
+                },
                 format!("{:.2}s", r.duration_seconds),
             ]
         })
@@ -158,7 +173,12 @@ fn write_table(runs: &[CheckRun], out: &mut dyn Write) -> std::io::Result<()> {
     if !errors.is_empty() {
         writeln!(out)?;
         for r in errors {
-            writeln!(out, "{}: error: {}", r.name, r.error.as_deref().unwrap_or(""))?;
+            writeln!(
+                out,
+                "{}: error: {}",
+                r.name,
+                r.error.as_deref().unwrap_or("")
+            )?;
         }
     }
     let count = |s: Status| runs.iter().filter(|r| r.status == s).count();
@@ -195,7 +215,13 @@ pub async fn validate(config_path: &Path, connect: bool, out: &mut dyn Write) ->
     for system in systems.iter() {
         match system.ping().await {
             Ok(version) => {
-                let _ = writeln!(out, "system {}: connected ({}; {})", system.name(), system.config.url, version.lines().next().unwrap_or(""));
+                let _ = writeln!(
+                    out,
+                    "system {}: connected ({}; {})",
+                    system.name(),
+                    system.config.url,
+                    version.lines().next().unwrap_or("")
+                );
             }
             Err(e) => {
                 failed += 1;
@@ -206,7 +232,9 @@ pub async fn validate(config_path: &Path, connect: bool, out: &mut dyn Write) ->
     for check in &config.checks {
         let mut problems = Vec::new();
         for (system, table, filter) in sides(check) {
-            let Some(sys) = systems.get(system) else { continue };
+            let Some(sys) = systems.get(system) else {
+                continue;
+            };
             if sys.is_up() == Some(false) {
                 continue;
             }
@@ -219,7 +247,14 @@ pub async fn validate(config_path: &Path, connect: bool, out: &mut dyn Write) ->
         } else {
             failed += 1;
             for p in problems {
-                let _ = writeln!(out, "check {} ({}:{}:{}): {p}", check.name, check.file.display(), check.pos.line, check.pos.col);
+                let _ = writeln!(
+                    out,
+                    "check {} ({}:{}:{}): {p}",
+                    check.name,
+                    check.file.display(),
+                    check.pos.line,
+                    check.pos.col
+                );
             }
         }
     }
@@ -266,7 +301,10 @@ pub async fn demo(listen: std::net::SocketAddr, dir: Option<std::path::PathBuf>)
         }
     };
     let addr = agent.local_addr;
-    println!("driftwatch demo: a legacy and a modern SQLite database with injected drift, in {}", dir.display());
+    println!(
+        "driftwatch demo: a legacy and a modern SQLite database with injected drift, in {}",
+        dir.display()
+    );
     println!("  metrics:  http://{addr}/metrics");
     println!("  results:  http://{addr}/api/v1/checks");
     println!("  config:   {}", config_path.display());

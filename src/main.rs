@@ -8,7 +8,11 @@ use driftwatch::app::{self, OutputFormat};
 use driftwatch::telemetry::{self, LogFormat};
 
 #[derive(Parser)]
-#[command(name = "driftwatch", version, about = "Watches a legacy system and its replacement for data drift")]
+#[command(
+    name = "driftwatch",
+    version,
+    about = "Watches a legacy system and its replacement for data drift"
+)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "human")]
@@ -21,12 +25,22 @@ struct Cli {
 enum Command {
     /// Run the agent: schedule every check, serve /metrics and the API, until SIGINT/SIGTERM.
     Run {
-        #[arg(short, long, env = "DRIFTWATCH_CONFIG", default_value = "driftwatch.yaml")]
+        #[arg(
+            short,
+            long,
+            env = "DRIFTWATCH_CONFIG",
+            default_value = "driftwatch.yaml"
+        )]
         config: PathBuf,
     },
     /// Run checks once, now, and print the results (exit 0 ok, 1 threshold breached, 2 error).
     Check {
-        #[arg(short, long, env = "DRIFTWATCH_CONFIG", default_value = "driftwatch.yaml")]
+        #[arg(
+            short,
+            long,
+            env = "DRIFTWATCH_CONFIG",
+            default_value = "driftwatch.yaml"
+        )]
         config: PathBuf,
         /// Checks to run (all when none are named).
         names: Vec<String>,
@@ -38,7 +52,12 @@ enum Command {
     },
     /// Validate the config and check files; with --connect also reach every system and table.
     Validate {
-        #[arg(short, long, env = "DRIFTWATCH_CONFIG", default_value = "driftwatch.yaml")]
+        #[arg(
+            short,
+            long,
+            env = "DRIFTWATCH_CONFIG",
+            default_value = "driftwatch.yaml"
+        )]
         config: PathBuf,
         #[arg(long)]
         connect: bool,
@@ -66,7 +85,12 @@ fn main() {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Run { config } => app::run(&config).await,
-            Command::Check { config, names, format, samples } => {
+            Command::Check {
+                config,
+                names,
+                format,
+                samples,
+            } => {
                 if samples != "all" && samples.parse::<usize>().is_err() {
                     eprintln!("driftwatch: --samples takes a number or `all`, not `{samples}`");
                     return app::EXIT_ERROR;

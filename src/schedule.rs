@@ -264,8 +264,14 @@ mod tests {
     #[test]
     fn five_field_crontab_gets_a_seconds_field() {
         let t = Utc.with_ymd_and_hms(2026, 11, 21, 10, 2, 30).unwrap();
-        assert_eq!(next("*/5 * * * *", t), Utc.with_ymd_and_hms(2026, 11, 21, 10, 5, 0).unwrap());
-        assert_eq!(next("30 */5 * * * *", t), Utc.with_ymd_and_hms(2026, 11, 21, 10, 5, 30).unwrap());
+        assert_eq!(
+            next("*/5 * * * *", t),
+            Utc.with_ymd_and_hms(2026, 11, 21, 10, 5, 0).unwrap()
+        );
+        assert_eq!(
+            next("30 */5 * * * *", t),
+            Utc.with_ymd_and_hms(2026, 11, 21, 10, 5, 30).unwrap()
+        );
     }
 
     #[test]
@@ -285,8 +291,14 @@ mod tests {
     #[test]
     fn macros_and_every() {
         let t = Utc.with_ymd_and_hms(2026, 11, 21, 10, 2, 30).unwrap();
-        assert_eq!(next("@hourly", t), Utc.with_ymd_and_hms(2026, 11, 21, 11, 0, 0).unwrap());
-        assert_eq!(next("@daily", t), Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap());
+        assert_eq!(
+            next("@hourly", t),
+            Utc.with_ymd_and_hms(2026, 11, 21, 11, 0, 0).unwrap()
+        );
+        assert_eq!(
+            next("@daily", t),
+            Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap()
+        );
         let every = Schedule::parse("@every 30s").unwrap();
         assert_eq!(every.nominal_interval(), Duration::from_secs(30));
         assert_eq!(every.next_after(t, t), t + chrono::Duration::seconds(30));
@@ -294,7 +306,10 @@ mod tests {
             every.next_after(t + chrono::Duration::seconds(31), t),
             t + chrono::Duration::seconds(60)
         );
-        assert_eq!(Schedule::parse("*/5 * * * *").unwrap().nominal_interval(), Duration::from_secs(300));
+        assert_eq!(
+            Schedule::parse("*/5 * * * *").unwrap().nominal_interval(),
+            Duration::from_secs(300)
+        );
     }
 
     #[test]
@@ -303,8 +318,14 @@ mod tests {
         assert!(e.contains("expected 5 fields"), "{e}");
         let e = Schedule::parse("61 * * * *").unwrap_err();
         assert!(e.starts_with("invalid cron expression `61 * * * *`"), "{e}");
-        assert!(Schedule::parse("@fortnightly").unwrap_err().contains("unknown schedule macro"));
-        assert!(Schedule::parse("@every soon").unwrap_err().contains("invalid interval"));
-        assert!(Schedule::parse("0 9 * * 8").unwrap_err().contains("out of range"));
+        assert!(Schedule::parse("@fortnightly")
+            .unwrap_err()
+            .contains("unknown schedule macro"));
+        assert!(Schedule::parse("@every soon")
+            .unwrap_err()
+            .contains("invalid interval"));
+        assert!(Schedule::parse("0 9 * * 8")
+            .unwrap_err()
+            .contains("out of range"));
     }
 }

@@ -161,8 +161,10 @@ mod tests {
     fn webhook_url_hides_path_and_query() {
         let url = SecretUrl::webhook("https://hooks.slack.com/services/T000/B000/XXXXSECRET");
         assert_eq!(url.to_string(), "https://hooks.slack.com/**REDACTED**");
-        assert!(scrub("posting to https://hooks.slack.com/services/T000/B000/XXXXSECRET")
-            .contains("**REDACTED**"));
+        assert!(
+            scrub("posting to https://hooks.slack.com/services/T000/B000/XXXXSECRET")
+                .contains("**REDACTED**")
+        );
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub fn init(format: LogFormat) -> Telemetry {
     let fmt = match format {
         LogFormat::Human => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(false)
             .with_filter(filter())
             .boxed(),
@@ -53,7 +54,10 @@ pub fn init(format: LogFormat) -> Telemetry {
     };
     let mut provider = None;
     let otel = if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
-        match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
+        match opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .build()
+        {
             Ok(exporter) => {
                 let p = SdkTracerProvider::builder()
                     .with_batch_exporter(exporter)
@@ -79,6 +83,9 @@ pub fn init(format: LogFormat) -> Telemetry {
     } else {
         None
     };
-    let _ = tracing_subscriber::registry().with(fmt).with(otel).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .try_init();
     Telemetry { provider }
 }

@@ -107,7 +107,10 @@ fn ordered_map_de<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String,
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a map of system to rows")
         }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> Result<Self::Value, A::Error> {
             let mut out = Vec::new();
             while let Some(e) = m.next_entry()? {
                 out.push(e);
@@ -183,7 +186,8 @@ async fn evaluate(check: &CheckConfig, systems: &Systems) -> Result<Outcome, Che
 /// Critical if the finding reaches the critical threshold, else warning if it reaches the
 /// warning one, else ok.
 fn grade(outcome: &Outcome, check: &CheckConfig) -> Status {
-    let reached = |t: Option<Threshold>| t.is_some_and(|t| t.breached_by(outcome.finding, outcome.total));
+    let reached =
+        |t: Option<Threshold>| t.is_some_and(|t| t.breached_by(outcome.finding, outcome.total));
     if reached(check.thresholds.critical) {
         Status::Critical
     } else if reached(check.thresholds.warning) {
@@ -203,9 +207,15 @@ pub fn announce(check: &CheckConfig, metrics: &Metrics) {
         .check_interval
         .with_label_values(&[name])
         .set(check.schedule.nominal_interval().as_secs_f64());
-    for (severity, t) in [("warning", check.thresholds.warning), ("critical", check.thresholds.critical)] {
+    for (severity, t) in [
+        ("warning", check.thresholds.warning),
+        ("critical", check.thresholds.critical),
+    ] {
         if let Some(Threshold::Count(v)) = t {
-            metrics.threshold.with_label_values(&[name, severity]).set(v);
+            metrics
+                .threshold
+                .with_label_values(&[name, severity])
+                .set(v);
         }
     }
 }
@@ -232,8 +242,12 @@ impl CheckRun {
             .collect::<Vec<_>>()
             .join(" ");
         match self.status {
-            Status::Ok => tracing::info!(check = name, status = "ok", rows = %rows, duration_seconds = self.duration_seconds, "check passed"),
-            status => tracing::warn!(check = name, status = status.as_str(), rows = %rows, difference = ?self.row_count_difference, duration_seconds = self.duration_seconds, "check found drift"),
+            Status::Ok => {
+                tracing::info!(check = name, status = "ok", rows = %rows, duration_seconds = self.duration_seconds, "check passed")
+            }
+            status => {
+                tracing::warn!(check = name, status = status.as_str(), rows = %rows, difference = self.row_count_difference.unwrap_or(0), duration_seconds = self.duration_seconds, "check found drift")
+            }
         }
     }
 
@@ -246,7 +260,10 @@ impl CheckRun {
     fn export(&self, check: &CheckConfig, metrics: &Metrics) {
         let name = self.name.as_str();
         let started = self.started_at.timestamp_millis() as f64 / 1000.0;
-        metrics.check_last_run.with_label_values(&[name]).set(started);
+        metrics
+            .check_last_run
+            .with_label_values(&[name])
+            .set(started);
         metrics
             .check_success
             .with_label_values(&[name, &self.kind])
@@ -254,7 +271,10 @@ impl CheckRun {
         if self.error.is_some() {
             return;
         }
-        metrics.check_last_success.with_label_values(&[name]).set(started);
+        metrics
+            .check_last_success
+            .with_label_values(&[name])
+            .set(started);
         if let Some(g) = self.status.gauge() {
             metrics.check_status.with_label_values(&[name]).set(g);
         }
@@ -262,10 +282,16 @@ impl CheckRun {
             metrics.rows.with_label_values(&[name, system]).set(*n);
         }
         if let Some(d) = self.row_count_difference {
-            metrics.row_count_difference.with_label_values(&[name]).set(d);
+            metrics
+                .row_count_difference
+                .with_label_values(&[name])
+                .set(d);
         }
         let total = self.rows.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64;
-        for (severity, t) in [("warning", check.thresholds.warning), ("critical", check.thresholds.critical)] {
+        for (severity, t) in [
+            ("warning", check.thresholds.warning),
+            ("critical", check.thresholds.critical),
+        ] {
             if let Some(t) = t {
                 metrics
                     .threshold

@@ -11,7 +11,11 @@ pub async fn run(spec: &RowCountSpec, systems: &Systems) -> Result<Outcome, Chec
         let side = side.clone();
         async move {
             let system = system.ok_or_else(|| CheckError::UnknownSystem(side.system.clone()))?;
-            Ok::<_, CheckError>(system.count_rows(&side.table, side.filter.as_deref()).await?)
+            Ok::<_, CheckError>(
+                system
+                    .count_rows(&side.table, side.filter.as_deref())
+                    .await?,
+            )
         }
     };
     let (na, nb) = tokio::join!(count(a), count(b));

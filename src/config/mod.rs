@@ -129,7 +129,11 @@ fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .iter()
         .map(|c| {
             // A prefix (`warn` for `warning`) is as good as one typo.
-            let d = if word.len() >= 3 && c.starts_with(word) { 1 } else { edit_distance(word, c) };
+            let d = if word.len() >= 3 && c.starts_with(word) {
+                1
+            } else {
+                edit_distance(word, c)
+            };
             (d, *c)
         })
         .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
@@ -224,9 +228,17 @@ pub struct SinkConfig {
 
 #[derive(Clone, Debug)]
 pub enum SinkKind {
-    PagerDuty { routing_key: Secret, url: String },
-    Slack { url: SecretUrl },
-    Webhook { url: SecretUrl, secret: Option<Secret> },
+    PagerDuty {
+        routing_key: Secret,
+        url: String,
+    },
+    Slack {
+        url: SecretUrl,
+    },
+    Webhook {
+        url: SecretUrl,
+        secret: Option<Secret>,
+    },
 }
 
 /// The kinds of check this version runs.
@@ -471,9 +483,7 @@ pub fn load_with(
         ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
             pos: Pos { line: 1, col: 1 },
-            message: format!(
-                "cannot read the config file: {e} (pass its path with `-c FILE`)"
-            ),
+            message: format!("cannot read the config file: {e} (pass its path with `-c FILE`)"),
         }])
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -538,7 +548,8 @@ pub fn load_str(
             .map(|e| (e.file.clone(), e.pos))
             .collect();
         errors.retain(|e| {
-            e.message.starts_with("environment variable") || !unset.contains(&(e.file.clone(), e.pos))
+            e.message.starts_with("environment variable")
+                || !unset.contains(&(e.file.clone(), e.pos))
         });
         return Err(ConfigErrors(errors));
     }
@@ -583,7 +594,10 @@ fn collect_check_files(
     entries.sort();
     for entry in entries {
         if entry.is_dir() {
-            let shown = format!("{shown}/{}", entry.file_name().unwrap_or_default().to_string_lossy());
+            let shown = format!(
+                "{shown}/{}",
+                entry.file_name().unwrap_or_default().to_string_lossy()
+            );
             collect_check_files(&entry, &shown, pos, out, d);
         } else if matches!(
             entry.extension().and_then(|e| e.to_str()),
@@ -632,9 +646,19 @@ impl Builder<'_> {
         let mut d = Diag { file, errors };
         let Some(entries) = root.as_map() else {
             if !matches!(root.kind, NodeKind::Null) {
-                d.err(root.pos, format!("the config must be a mapping with keys {}, found {}", list(FIELDS), root.describe()));
+                d.err(
+                    root.pos,
+                    format!(
+                        "the config must be a mapping with keys {}, found {}",
+                        list(FIELDS),
+                        root.describe()
+                    ),
+                );
             } else {
-                d.err(root.pos, "the config file is empty: it needs at least `systems:` and `checks:`");
+                d.err(
+                    root.pos,
+                    "the config file is empty: it needs at least `systems:` and `checks:`",
+                );
             }
             return;
         };
@@ -660,7 +684,8 @@ impl Builder<'_> {
                 }
                 "checks" => {
                     if let Some(paths) = d.deserialize::<Vec<Spanned<String>>>(value) {
-                        self.check_paths.extend(paths.into_iter().map(|p| (p.pos, p.value)));
+                        self.check_paths
+                            .extend(paths.into_iter().map(|p| (p.pos, p.value)));
                     }
                 }
                 "systems" => {
@@ -669,7 +694,8 @@ impl Builder<'_> {
                 }
                 "sinks" => self.sinks_section(value, &mut d),
                 other => {
-                    let mut msg = format!("unknown field `{other}`, expected one of {}", list(FIELDS));
+                    let mut msg =
+                        format!("unknown field `{other}`, expected one of {}", list(FIELDS));
                     msg = with_suggestion(&msg);
                     d.err(key.pos, msg);
                 }
@@ -682,17 +708,28 @@ impl Builder<'_> {
 
     fn systems_section(&mut self, node: &Node, d: &mut Diag<'_>) {
         let Some(entries) = node.as_map() else {
-            d.err(node.pos, format!("`systems` must be a mapping of names to systems, found {}", node.describe()));
+            d.err(
+                node.pos,
+                format!(
+                    "`systems` must be a mapping of names to systems, found {}",
+                    node.describe()
+                ),
+            );
             return;
         };
         for (key, value) in entries {
             let name = key.as_str().unwrap_or("").to_string();
             self.declared_systems.push(name.clone());
             if !valid_name(&name) {
-                d.err(key.pos, format!("invalid system name `{name}`: use lowercase letters, digits and `_`"));
+                d.err(
+                    key.pos,
+                    format!("invalid system name `{name}`: use lowercase letters, digits and `_`"),
+                );
                 continue;
             }
-            let Some(raw) = d.deserialize::<RawSystem>(value) else { continue };
+            let Some(raw) = d.deserialize::<RawSystem>(value) else {
+                continue;
+            };
             if let Some(sys) = build_system(&name, raw, &self.base, d) {
                 self.systems.push(sys);
             }
@@ -701,16 +738,27 @@ impl Builder<'_> {
 
     fn sinks_section(&mut self, node: &Node, d: &mut Diag<'_>) {
         let Some(entries) = node.as_map() else {
-            d.err(node.pos, format!("`sinks` must be a mapping of names to sinks, found {}", node.describe()));
+            d.err(
+                node.pos,
+                format!(
+                    "`sinks` must be a mapping of names to sinks, found {}",
+                    node.describe()
+                ),
+            );
             return;
         };
         for (key, value) in entries {
             let name = key.as_str().unwrap_or("").to_string();
             if !valid_name(&name) {
-                d.err(key.pos, format!("invalid sink name `{name}`: use lowercase letters, digits and `_`"));
+                d.err(
+                    key.pos,
+                    format!("invalid sink name `{name}`: use lowercase letters, digits and `_`"),
+                );
                 continue;
             }
-            let Some(raw) = d.deserialize::<RawSink>(value) else { continue };
+            let Some(raw) = d.deserialize::<RawSink>(value) else {
+                continue;
+            };
             if let Some(kind) = build_sink(raw, value.pos, d) {
                 self.sinks.push(SinkConfig { name, kind });
             }
@@ -718,10 +766,18 @@ impl Builder<'_> {
     }
 
     fn check_file(&mut self, file: &Path, text: &str, errors: &mut Vec<ConfigError>) {
-        let Some(root) = self.parse_file(file, text, errors) else { return };
+        let Some(root) = self.parse_file(file, text, errors) else {
+            return;
+        };
         let mut d = Diag { file, errors };
         let Some(entries) = root.as_map() else {
-            d.err(root.pos, format!("a check file must be a mapping with a `checks:` list, found {}", root.describe()));
+            d.err(
+                root.pos,
+                format!(
+                    "a check file must be a mapping with a `checks:` list, found {}",
+                    root.describe()
+                ),
+            );
             return;
         };
         for (key, value) in entries {
@@ -729,7 +785,10 @@ impl Builder<'_> {
                 "checks" => {
                     let Some(items) = value.as_seq() else {
                         if !matches!(value.kind, NodeKind::Null) {
-                            d.err(value.pos, format!("`checks` must be a list, found {}", value.describe()));
+                            d.err(
+                                value.pos,
+                                format!("`checks` must be a list, found {}", value.describe()),
+                            );
                         }
                         continue;
                     };
@@ -739,14 +798,20 @@ impl Builder<'_> {
                         }
                     }
                 }
-                other => d.err(key.pos, with_suggestion(&format!("unknown field `{other}`, expected `checks`"))),
+                other => d.err(
+                    key.pos,
+                    with_suggestion(&format!("unknown field `{other}`, expected `checks`")),
+                ),
             }
         }
     }
 
     fn check(&mut self, file: &Path, node: &Node, d: &mut Diag<'_>) -> Option<CheckConfig> {
         let Some(entries) = node.as_map() else {
-            d.err(node.pos, format!("a check must be a mapping, found {}", node.describe()));
+            d.err(
+                node.pos,
+                format!("a check must be a mapping, found {}", node.describe()),
+            );
             return None;
         };
         let label = node
@@ -756,14 +821,20 @@ impl Builder<'_> {
             .unwrap_or_default();
         let kind = match node.get("kind") {
             None => {
-                d.err(node.pos, format!("missing field `kind`{label} (available: {})", kind_names()));
+                d.err(
+                    node.pos,
+                    format!("missing field `kind`{label} (available: {})", kind_names()),
+                );
                 None
             }
             Some(k) => {
                 let s = k.as_str().unwrap_or("");
                 let kind = CheckKind::parse(s);
                 if kind.is_none() {
-                    d.err(k.pos, format!("unknown kind `{s}`{label} (available: {})", kind_names()));
+                    d.err(
+                        k.pos,
+                        format!("unknown kind `{s}`{label} (available: {})", kind_names()),
+                    );
                 }
                 kind
             }
@@ -799,7 +870,13 @@ impl Builder<'_> {
                 // Go on as if the suggestion had been written, so its value is still checked
                 // and no "missing field" follows from the typo.
                 if let Some(best) = best.filter(|b| allowed.contains(b) && node.get(b).is_none()) {
-                    let renamed = Node { kind: NodeKind::Scalar { value: best.to_string(), quoted: false }, pos: key.pos };
+                    let renamed = Node {
+                        kind: NodeKind::Scalar {
+                            value: best.to_string(),
+                            quoted: false,
+                        },
+                        pos: key.pos,
+                    };
                     own.push((renamed, value.clone()));
                 }
             }
@@ -807,7 +884,9 @@ impl Builder<'_> {
         let kind = kind?;
         // Sides are validated even when the common fields are not, so one pass shows both.
         let spec = match kind {
-            CheckKind::RowCount => row_count_spec(node.pos, &label, &sides, d).map(CheckSpec::RowCount),
+            CheckKind::RowCount => {
+                row_count_spec(node.pos, &label, &sides, d).map(CheckSpec::RowCount)
+            }
         };
         let raw: RawCheck = d.deserialize(&Node {
             kind: NodeKind::Map(own),
@@ -819,10 +898,19 @@ impl Builder<'_> {
             d.err(raw.name.pos, format!("invalid check name `{name}`: use lowercase letters, digits and `_` (it becomes a metric label)"));
             ok = false;
         } else if let Some((f, p)) = self.seen_checks.get(&name) {
-            d.err(raw.name.pos, format!("duplicate check name `{name}`: already defined at {}:{}:{}", f.display(), p.line, p.col));
+            d.err(
+                raw.name.pos,
+                format!(
+                    "duplicate check name `{name}`: already defined at {}:{}:{}",
+                    f.display(),
+                    p.line,
+                    p.col
+                ),
+            );
             ok = false;
         } else {
-            self.seen_checks.insert(name.clone(), (file.to_path_buf(), raw.name.pos));
+            self.seen_checks
+                .insert(name.clone(), (file.to_path_buf(), raw.name.pos));
         }
         let schedule = match Schedule::parse(&raw.schedule.value) {
             Ok(s) => Some(Arc::new(s)),
@@ -868,14 +956,20 @@ impl Builder<'_> {
             if !sinks.contains(&name.as_str()) {
                 let mut msg = format!("unknown sink `{name}`");
                 if sinks.is_empty() {
-                    msg.push_str(": no sinks are defined; add it under `sinks:` in the config file");
+                    msg.push_str(
+                        ": no sinks are defined; add it under `sinks:` in the config file",
+                    );
                 } else {
                     msg.push_str(&format!(" (available: {})", list(&sinks)));
                     if let Some(best) = closest(&name, &sinks) {
                         msg.push_str(&format!(" (did you mean `{best}`?)"));
                     }
                 }
-                errors.push(ConfigError { file, pos, message: msg });
+                errors.push(ConfigError {
+                    file,
+                    pos,
+                    message: msg,
+                });
             }
         }
     }
@@ -900,11 +994,20 @@ fn duration(s: &Spanned<String>, d: &mut Diag<'_>) -> Option<Duration> {
     match humantime::parse_duration(s.value.trim()) {
         Ok(v) if !v.is_zero() => Some(v),
         Ok(_) => {
-            d.err(s.pos, format!("duration `{}` must be more than zero", s.value));
+            d.err(
+                s.pos,
+                format!("duration `{}` must be more than zero", s.value),
+            );
             None
         }
         Err(e) => {
-            d.err(s.pos, format!("invalid duration `{}`: {e} (write e.g. `30s`, `5m`, `1h`)", s.value));
+            d.err(
+                s.pos,
+                format!(
+                    "invalid duration `{}`: {e} (write e.g. `30s`, `5m`, `1h`)",
+                    s.value
+                ),
+            );
             None
         }
     }
@@ -914,17 +1017,24 @@ fn thresholds(raw: &RawThresholds, d: &mut Diag<'_>) -> Option<Thresholds> {
     let mut parse = |t: &Option<Spanned<String>>| -> Result<Option<Threshold>, ()> {
         match t {
             None => Ok(None),
-            Some(s) => Threshold::parse(&s.value).map(Some).map_err(|e| d.err(s.pos, e)),
+            Some(s) => Threshold::parse(&s.value)
+                .map(Some)
+                .map_err(|e| d.err(s.pos, e)),
         }
     };
     let warning = parse(&raw.warning);
     let critical = parse(&raw.critical);
-    let (Ok(warning), Ok(critical)) = (warning, critical) else { return None };
+    let (Ok(warning), Ok(critical)) = (warning, critical) else {
+        return None;
+    };
     if let (Some(Threshold::Count(w)), Some(Threshold::Count(c)), Some(pos)) =
         (warning, critical, raw.critical.as_ref().map(|c| c.pos))
     {
         if c < w {
-            d.err(pos, format!("critical threshold {c} is below the warning threshold {w}"));
+            d.err(
+                pos,
+                format!("critical threshold {c} is below the warning threshold {w}"),
+            );
             return None;
         }
     }
@@ -944,7 +1054,10 @@ fn alert(
         Some(f) => match humantime::parse_duration(f.value.trim()) {
             Ok(v) => Some(v),
             Err(e) => {
-                d.err(f.pos, format!("invalid duration `{}`: {e} (write e.g. `10m`)", f.value));
+                d.err(
+                    f.pos,
+                    format!("invalid duration `{}`: {e} (write e.g. `10m`)", f.value),
+                );
                 None
             }
         },
@@ -974,7 +1087,10 @@ fn row_count_spec(
     for (key, value) in sides {
         let raw: RawTableSide = d.deserialize(value)?;
         if raw.table.value.trim().is_empty() {
-            d.err(raw.table.pos, "`table` is empty: name the table, e.g. `table: clinic.patients`");
+            d.err(
+                raw.table.pos,
+                "`table` is empty: name the table, e.g. `table: clinic.patients`",
+            );
             return None;
         }
         out.push(TableSide {
@@ -1025,14 +1141,21 @@ fn sqlite_path(url: &str, base: &Path) -> Option<PathBuf> {
 
 fn build_system(name: &str, raw: RawSystem, base: &Path, d: &mut Diag<'_>) -> Option<SystemConfig> {
     let url_text = raw.url.value.trim();
-    let scheme = url_text.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+    let scheme = url_text
+        .split_once(':')
+        .map(|(s, _)| s.to_ascii_lowercase());
     let (engine, sqlite) = match scheme.as_deref() {
         Some("postgres" | "postgresql") => (EngineKind::Postgres, None),
         Some("mysql" | "mariadb") => (EngineKind::MySql, None),
         Some("sqlite") => match sqlite_path(url_text, base) {
             Some(p) => (EngineKind::Sqlite, Some(p)),
             None => {
-                d.err(raw.url.pos, format!("system `{name}`: a SQLite URL needs a file, e.g. `sqlite://legacy.db`"));
+                d.err(
+                    raw.url.pos,
+                    format!(
+                        "system `{name}`: a SQLite URL needs a file, e.g. `sqlite://legacy.db`"
+                    ),
+                );
                 return None;
             }
         },
@@ -1048,7 +1171,10 @@ fn build_system(name: &str, raw: RawSystem, base: &Path, d: &mut Diag<'_>) -> Op
     }
     let max_connections = match raw.max_connections {
         Some(m) if m.value == 0 => {
-            d.err(m.pos, format!("system `{name}`: `max_connections` must be at least 1"));
+            d.err(
+                m.pos,
+                format!("system `{name}`: `max_connections` must be at least 1"),
+            );
             None
         }
         Some(m) => Some(m.value),
@@ -1093,13 +1219,18 @@ fn build_sink(raw: RawSink, pos: Pos, d: &mut Diag<'_>) -> Option<SinkKind> {
     };
     let need_url = |d: &mut Diag<'_>, url: &Option<Spanned<String>>| -> Option<SecretUrl> {
         match url {
-            Some(u) if url::Url::parse(u.value.trim()).is_ok() => Some(SecretUrl::webhook(u.value.trim())),
+            Some(u) if url::Url::parse(u.value.trim()).is_ok() => {
+                Some(SecretUrl::webhook(u.value.trim()))
+            }
             Some(u) => {
                 d.err(u.pos, format!("the {kind} sink's `url` is not a valid URL"));
                 None
             }
             None => {
-                d.err(pos, format!("missing field `url`: a {kind} sink needs the URL to post to"));
+                d.err(
+                    pos,
+                    format!("missing field `url`: a {kind} sink needs the URL to post to"),
+                );
                 None
             }
         }
@@ -1119,20 +1250,31 @@ fn build_sink(raw: RawSink, pos: Pos, d: &mut Diag<'_>) -> Option<SinkKind> {
                 d.err(pos, "missing field `routing_key`: a pagerduty sink needs the integration's routing key (Events API v2)");
                 return None;
             };
-            Some(SinkKind::PagerDuty { routing_key: Secret::new(key.value.trim()), url })
+            Some(SinkKind::PagerDuty {
+                routing_key: Secret::new(key.value.trim()),
+                url,
+            })
         }
         "slack" => {
             not_for(d, &raw.secret, "secret");
             not_for(d, &raw.routing_key, "routing_key");
-            Some(SinkKind::Slack { url: need_url(d, &raw.url)? })
+            Some(SinkKind::Slack {
+                url: need_url(d, &raw.url)?,
+            })
         }
         "webhook" => {
             not_for(d, &raw.routing_key, "routing_key");
             let url = need_url(d, &raw.url)?;
-            Some(SinkKind::Webhook { url, secret: raw.secret.map(|s| Secret::new(s.value)) })
+            Some(SinkKind::Webhook {
+                url,
+                secret: raw.secret.map(|s| Secret::new(s.value)),
+            })
         }
         other => {
-            d.err(raw.kind.pos, format!("unknown sink type `{other}` (available: pagerduty, slack, webhook)"));
+            d.err(
+                raw.kind.pos,
+                format!("unknown sink type `{other}` (available: pagerduty, slack, webhook)"),
+            );
             None
         }
     }

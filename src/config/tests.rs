@@ -19,13 +19,27 @@ impl Files {
     }
 
     fn load(&self, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let lookup = move |k: &str| env.get(k).cloned();
-        load_with(&self.dir.path().join("driftwatch.yaml"), &lookup, Vec::new()).map_err(|e| {
+        load_with(
+            &self.dir.path().join("driftwatch.yaml"),
+            &lookup,
+            Vec::new(),
+        )
+        .map_err(|e| {
             e.0.iter()
                 .map(|e| {
                     let file = e.file.strip_prefix(self.dir.path()).unwrap_or(&e.file);
-                    format!("{}:{}:{}: {}", file.display(), e.pos.line, e.pos.col, e.message)
+                    format!(
+                        "{}:{}:{}: {}",
+                        file.display(),
+                        e.pos.line,
+                        e.pos.col,
+                        e.message
+                    )
                 })
                 .collect()
         })
@@ -193,10 +207,31 @@ checks:
 ",
     );
     let errors = f.load(&[]).unwrap_err();
-    assert!(errors.iter().any(|e| e.starts_with("checks/a.yaml:7:21: unknown sink `oncall`: no sinks are defined")), "{errors:#?}");
-    assert!(errors.iter().any(|e| e.starts_with("checks/a.yaml:8:11: duplicate check name `a`: already defined at")), "{errors:#?}");
-    assert!(errors.iter().any(|e| e.starts_with("checks/a.yaml:12:5: unknown field `billing` in check `a`")), "{errors:#?}");
-    assert!(errors.iter().any(|e| e == "checks/a.yaml:14:11: unknown kind `row_cont` in check `c` (available: row_count)"), "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e
+                .starts_with("checks/a.yaml:7:21: unknown sink `oncall`: no sinks are defined")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e
+                .starts_with("checks/a.yaml:8:11: duplicate check name `a`: already defined at")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("checks/a.yaml:12:5: unknown field `billing` in check `a`")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors.iter().any(|e| e
+            == "checks/a.yaml:14:11: unknown kind `row_cont` in check `c` (available: row_count)"),
+        "{errors:#?}"
+    );
 }
 
 #[test]
@@ -217,7 +252,10 @@ checks: []
         .unwrap();
     assert_eq!(config.listen.to_string(), "127.0.0.1:9999");
     assert_eq!(config.systems[0].max_connections, 3);
-    assert_eq!(config.systems[0].url.to_string(), "postgres://u:**REDACTED**@db/x");
+    assert_eq!(
+        config.systems[0].url.to_string(),
+        "postgres://u:**REDACTED**@db/x"
+    );
 }
 
 #[test]
@@ -235,11 +273,28 @@ checks:
     );
     let errors = f.load(&[]).unwrap_err();
     let joined = errors.join("\n");
-    assert!(joined.contains("checks/a.yaml:2:11: invalid check name `Bad-Name`"), "{joined}");
-    assert!(joined.contains("checks/a.yaml:4:15: invalid interval `soon`"), "{joined}");
-    assert!(joined.contains("checks/a.yaml:5:14: invalid duration `forever`"), "{joined}");
-    assert!(joined.contains("checks/a.yaml:7:27: invalid threshold `lots`"), "{joined}");
-    assert!(joined.contains("a row_count check compares two systems in check `Bad-Name`: found 1 (`legacy`)"), "{joined}");
+    assert!(
+        joined.contains("checks/a.yaml:2:11: invalid check name `Bad-Name`"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("checks/a.yaml:4:15: invalid interval `soon`"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("checks/a.yaml:5:14: invalid duration `forever`"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("checks/a.yaml:7:27: invalid threshold `lots`"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains(
+            "a row_count check compares two systems in check `Bad-Name`: found 1 (`legacy`)"
+        ),
+        "{joined}"
+    );
 }
 
 #[test]
@@ -250,7 +305,9 @@ fn secrets_do_not_appear_in_url_errors() {
     )]);
     let errors = f.load(&[]).unwrap_err();
     assert_eq!(errors.len(), 1);
-    assert!(errors[0].starts_with("driftwatch.yaml:3:10: system `legacy`: unsupported database URL"));
+    assert!(
+        errors[0].starts_with("driftwatch.yaml:3:10: system `legacy`: unsupported database URL")
+    );
     assert!(!errors[0].contains("tiger99"));
 }
 
@@ -258,6 +315,9 @@ fn secrets_do_not_appear_in_url_errors() {
 fn missing_config_file_says_how_to_point_at_one() {
     let f = Files::new(&[]);
     let errors = f.load(&[]).unwrap_err();
-    assert!(errors[0].contains("cannot read the config file"), "{errors:?}");
+    assert!(
+        errors[0].contains("cannot read the config file"),
+        "{errors:?}"
+    );
     assert!(errors[0].contains("-c FILE"));
 }

@@ -19,10 +19,12 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc, Weekday,
+};
 use chrono_tz::Europe::Berlin;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{Connection, QueryBuilder, SqliteConnection};
 
 /// Paths of the two databases created by [`create_databases`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +99,10 @@ const _: () = {
         INJECTED.active_patients_difference
             == INJECTED.patients_missing_in_legacy - INJECTED.changed_active
     );
+    assert!(
+        INJECTED.modern_patients + INJECTED.patients_missing_in_modern
+            == INJECTED.legacy_patients + INJECTED.patients_missing_in_legacy
+    );
     assert!(INJECTED.appointments_changed == INJECTED.appointments_orphaned_in_legacy);
 };
 
@@ -122,147 +128,34 @@ const CARRIERS: &[&str] = &[
     "Stark Assurance",
 ];
 
+#[rustfmt::skip]
 const LAST_NAMES: &[&str] = &[
-    "Müller",
-    "Schmidt",
-    "Schneider",
-    "Fischer",
-    "Weber",
-    "Meyer",
-    "Wagner",
-    "Becker",
-    "Schulz",
-    "Hoffmann",
-    "Schäfer",
-    "Koch",
-    "Bauer",
-    "Richter",
-    "Klein",
-    "Wolf",
-    "Schröder",
-    "Neumann",
-    "Schwarz",
-    "Zimmermann",
-    "Braun",
-    "Krüger",
-    "Hofmann",
-    "Hartmann",
-    "Lange",
-    "Schmitt",
-    "Werner",
-    "Schmitz",
-    "Krause",
-    "Meier",
-    "Lehmann",
-    "Schmid",
-    "Schulze",
-    "Maier",
-    "Köhler",
-    "Herrmann",
-    "König",
-    "Walter",
-    "Mayer",
-    "Huber",
-    "Kaiser",
-    "Fuchs",
-    "Peters",
-    "Lang",
-    "Scholz",
-    "Möller",
-    "Weiß",
-    "Jung",
-    "Hahn",
-    "Vogel",
-    "Friedrich",
-    "Keller",
-    "Günther",
-    "Frank",
-    "Berger",
-    "Winkler",
-    "Roth",
-    "Beck",
-    "Groß",
-    "Yılmaz",
-    "Kaya",
-    "Özdemir",
-    "Nowak",
-    "Kowalski",
-    "Rossi",
-    "Nguyen",
-    "Garcia",
-    "Ivanova",
-    "Smith",
-    "O'Brien",
-    "van der Berg",
+    "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz",
+    "Hoffmann", "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf", "Schröder", "Neumann",
+    "Schwarz", "Zimmermann", "Braun", "Krüger", "Hofmann", "Hartmann", "Lange", "Schmitt", "Werner",
+    "Schmitz", "Krause", "Meier", "Lehmann", "Schmid", "Schulze", "Maier", "Köhler", "Herrmann",
+    "König", "Walter", "Mayer", "Huber", "Kaiser", "Fuchs", "Peters", "Lang", "Scholz", "Möller",
+    "Weiß", "Jung", "Hahn", "Vogel", "Friedrich", "Keller", "Günther", "Frank", "Berger", "Winkler",
+    "Roth", "Beck", "Groß", "Yılmaz", "Kaya", "Özdemir", "Nowak", "Kowalski", "Rossi", "Nguyen",
+    "Garcia", "Ivanova", "Smith", "O'Brien", "van der Berg",
 ];
 
+#[rustfmt::skip]
 const FIRST_NAMES: &[&str] = &[
-    "Anna",
-    "Maria",
-    "Emma",
-    "Sophie",
-    "Lena",
-    "Hannah",
-    "Lea",
-    "Mia",
-    "Laura",
-    "Julia",
-    "Sarah",
-    "Katharina",
-    "Ursula",
-    "Monika",
-    "Petra",
-    "Sabine",
-    "Renate",
-    "Helga",
-    "Ingrid",
-    "Elif",
-    "Zeynep",
-    "Agnieszka",
-    "Olga",
-    "Chloé",
-    "Giulia",
-    "Jürgen",
-    "Klaus",
-    "Thomas",
-    "Michael",
-    "Andreas",
-    "Stefan",
-    "Peter",
-    "Wolfgang",
-    "Frank",
-    "Uwe",
-    "Markus",
-    "Lukas",
-    "Jonas",
-    "Leon",
-    "Felix",
-    "Paul",
-    "Maximilian",
-    "Noah",
-    "Elias",
-    "Ben",
-    "Finn",
-    "Mehmet",
-    "Ahmet",
-    "Piotr",
-    "Ivan",
-    "José",
-    "Hans-Peter",
-    "Jörg",
-    "Björn",
-    "Sören",
-    "Dieter",
-    "Gerhard",
-    "Manfred",
-    "Karl",
+    "Anna", "Maria", "Emma", "Sophie", "Lena", "Hannah", "Lea", "Mia", "Laura", "Julia", "Sarah",
+    "Katharina", "Ursula", "Monika", "Petra", "Sabine", "Renate", "Helga", "Ingrid", "Elif",
+    "Zeynep", "Agnieszka", "Olga", "Chloé", "Giulia", "Jürgen", "Klaus", "Thomas", "Michael",
+    "Andreas", "Stefan", "Peter", "Wolfgang", "Frank", "Uwe", "Markus", "Lukas", "Jonas", "Leon",
+    "Felix", "Paul", "Maximilian", "Noah", "Elias", "Ben", "Finn", "Mehmet", "Ahmet", "Piotr",
+    "Ivan", "José", "Hans-Peter", "Jörg", "Björn", "Sören", "Dieter", "Gerhard", "Manfred", "Karl",
     "Heinz",
 ];
 
 /// Fees of appointments that are not cancelled, in cents.
 const FEES_CENTS: &[i64] = &[2500, 4000, 4590, 6500, 8990, 12000, 15050, 23000];
 
-/// Creates (overwriting) legacy.db and modern.db in `dir`. Deterministic: fixed seed (use fastrand::Rng::with_seed).
+/// Creates (overwriting) legacy.db and modern.db in `dir`. Deterministic: a fixed seed
+/// (`fastrand::Rng::with_seed`).
 ///
 /// Timestamps are laid out backwards from the current time (truncated to the second), so the
 /// newest modern patients are seconds old and the sync lag looks current.
@@ -282,8 +175,11 @@ pub async fn create_databases_at(
         legacy: dir.join("legacy.db"),
         modern: dir.join("modern.db"),
     };
-    write_legacy(&dbs.legacy, &data).await?;
-    write_modern(&dbs.modern, &data).await?;
+    // Each connection runs on its own worker thread: write both at once.
+    tokio::try_join!(
+        write_legacy(&dbs.legacy, &data),
+        write_modern(&dbs.modern, &data)
+    )?;
     Ok(dbs)
 }
 
@@ -366,9 +262,8 @@ fn generate(now: DateTime<Utc>) -> Dataset {
         }
     };
     assign(DELETED_IN_BOTH, &|_| Role::DeletedInBoth);
-    assign(INJECTED.patients_missing_in_modern as usize, &|_| {
-        Role::LegacyOnly
-    });
+    let legacy_only = INJECTED.patients_missing_in_modern as usize;
+    assign(legacy_only, &|_| Role::LegacyOnly);
     assign(INJECTED.changed_insurance as usize, &Role::ChangedInsurance);
     assign(INJECTED.changed_balance as usize, &|_| Role::ChangedBalance);
     assign(INJECTED.changed_active as usize, &|_| Role::ChangedActive);
@@ -412,7 +307,7 @@ fn generate(now: DateTime<Utc>) -> Dataset {
                 modern.insurer = m;
             }
             Role::ChangedBalance => {
-                legacy.balance_cents = rng.i64(100..=500_000);
+                legacy.balance_cents = rng.i64(100..=499_900);
                 let delta = rng.i64(1..=9);
                 modern.balance_cents = if rng.bool() {
                     legacy.balance_cents + delta
@@ -451,11 +346,16 @@ fn generate(now: DateTime<Utc>) -> Dataset {
     }
 
     // Appointments of patients that exist on both sides, from a year ago to two months ahead,
-    // on the quarter hour within opening hours (local time).
+    // on the quarter hour within opening hours (local time, weekdays).
     let today = now.with_timezone(&Berlin).date_naive();
     let mut modern_appointments = Vec::with_capacity(INJECTED.appointments as usize);
     for id in 1..=INJECTED.appointments as i64 {
-        let date = today + Duration::days(rng.i64(-365..=60));
+        let date = loop {
+            let date = today + Duration::days(rng.i64(-365..=60));
+            if !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
+                break date;
+            }
+        };
         let minute = 8 * 60 + 15 * rng.u32(0..40);
         let local = date.and_time(NaiveTime::from_hms_opt(minute / 60, minute % 60, 0).unwrap());
         let starts_at = match Berlin.from_local_datetime(&local) {
@@ -619,38 +519,44 @@ async fn create_fresh(path: &Path) -> Result<SqliteConnection, sqlx::Error> {
     SqliteConnection::connect_with(&options).await
 }
 
+/// Rows per INSERT statement: few round trips, far below SQLite's limit on bound parameters.
+const ROWS_PER_INSERT: usize = 500;
+
 async fn write_legacy(path: &Path, data: &Dataset) -> Result<(), sqlx::Error> {
     let mut conn = create_fresh(path).await?;
     let mut tx = conn.begin().await?;
     sqlx::raw_sql(LEGACY_SCHEMA).execute(&mut *tx).await?;
-    for p in &data.legacy_patients {
-        sqlx::query(
+    for rows in data.legacy_patients.chunks(ROWS_PER_INSERT) {
+        QueryBuilder::new(
             "INSERT INTO PATIENT (PAT_ID, LAST_NM, FIRST_NM, BIRTH_DT, INS_CARRIER, \
-             BALANCE_CENTS, ACTIVE_FLG, UPD_TS) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             BALANCE_CENTS, ACTIVE_FLG, UPD_TS) ",
         )
-        .bind(p.id)
-        .bind(p.last_name)
-        .bind(p.first_name)
-        .bind(p.birth_date.map(|d| d.format("%Y-%m-%d").to_string()))
-        .bind(p.insurer)
-        .bind(p.balance_cents)
-        .bind(if p.active { "Y" } else { "N" })
-        .bind(legacy_local(p.updated_at))
+        .push_values(rows, |mut b, p| {
+            b.push_bind(p.id)
+                .push_bind(p.last_name)
+                .push_bind(p.first_name)
+                .push_bind(p.birth_date.map(|d| d.format("%Y-%m-%d").to_string()))
+                .push_bind(p.insurer)
+                .push_bind(p.balance_cents)
+                .push_bind(if p.active { "Y" } else { "N" })
+                .push_bind(legacy_local(p.updated_at));
+        })
+        .build()
         .execute(&mut *tx)
         .await?;
     }
-    for a in &data.legacy_appointments {
-        sqlx::query(
-            "INSERT INTO APPT (APPT_ID, PAT_ID, APPT_TS, STATUS_CD, FEE_CENTS) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(a.id)
-        .bind(a.patient_id)
-        .bind(legacy_local(a.starts_at))
-        .bind(a.status.legacy_code())
-        .bind(a.fee_cents)
-        .execute(&mut *tx)
-        .await?;
+    for rows in data.legacy_appointments.chunks(ROWS_PER_INSERT) {
+        QueryBuilder::new("INSERT INTO APPT (APPT_ID, PAT_ID, APPT_TS, STATUS_CD, FEE_CENTS) ")
+            .push_values(rows, |mut b, a| {
+                b.push_bind(a.id)
+                    .push_bind(a.patient_id)
+                    .push_bind(legacy_local(a.starts_at))
+                    .push_bind(a.status.legacy_code())
+                    .push_bind(a.fee_cents);
+            })
+            .build()
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     conn.close().await
@@ -660,34 +566,37 @@ async fn write_modern(path: &Path, data: &Dataset) -> Result<(), sqlx::Error> {
     let mut conn = create_fresh(path).await?;
     let mut tx = conn.begin().await?;
     sqlx::raw_sql(MODERN_SCHEMA).execute(&mut *tx).await?;
-    for p in &data.modern_patients {
-        sqlx::query(
+    for rows in data.modern_patients.chunks(ROWS_PER_INSERT) {
+        QueryBuilder::new(
             "INSERT INTO patients (id, last_name, first_name, birth_date, insurance_carrier, \
-             balance, is_active, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             balance, is_active, updated_at) ",
         )
-        .bind(p.id)
-        .bind(p.last_name)
-        .bind(p.first_name)
-        .bind(p.birth_date.map(|d| d.format("%Y-%m-%d").to_string()))
-        .bind(p.insurer)
-        .bind(decimal(p.balance_cents))
-        .bind(p.active as i64)
-        .bind(modern_utc(p.updated_at))
+        .push_values(rows, |mut b, p| {
+            b.push_bind(p.id)
+                .push_bind(p.last_name)
+                .push_bind(p.first_name)
+                .push_bind(p.birth_date.map(|d| d.format("%Y-%m-%d").to_string()))
+                .push_bind(p.insurer)
+                .push_bind(decimal(p.balance_cents))
+                .push_bind(p.active as i64)
+                .push_bind(modern_utc(p.updated_at));
+        })
+        .build()
         .execute(&mut *tx)
         .await?;
     }
-    for a in &data.modern_appointments {
-        sqlx::query(
-            "INSERT INTO appointments (id, patient_id, starts_at, status, fee) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(a.id)
-        .bind(a.patient_id)
-        .bind(modern_utc(a.starts_at))
-        .bind(a.status.modern_name())
-        .bind(a.fee_cents.map(decimal))
-        .execute(&mut *tx)
-        .await?;
+    for rows in data.modern_appointments.chunks(ROWS_PER_INSERT) {
+        QueryBuilder::new("INSERT INTO appointments (id, patient_id, starts_at, status, fee) ")
+            .push_values(rows, |mut b, a| {
+                b.push_bind(a.id)
+                    .push_bind(a.patient_id)
+                    .push_bind(modern_utc(a.starts_at))
+                    .push_bind(a.status.modern_name())
+                    .push_bind(a.fee_cents.map(decimal));
+            })
+            .build()
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     conn.close().await
@@ -822,8 +731,9 @@ mod tests {
             CARRIERS.join("', '")
         );
         assert_eq!(count(conn, &carriers).await, 0);
-        let bad_balance = "SELECT COUNT(*) FROM patients WHERE balance NOT GLOB '[0-9]*.[0-9][0-9]' \
-            OR balance GLOB '*[^0-9.]*' OR CAST(round(balance * 100) AS INTEGER) NOT BETWEEN 0 AND 500009";
+        let bad_balance = "SELECT COUNT(*) FROM patients \
+            WHERE balance NOT GLOB '[0-9]*.[0-9][0-9]' OR balance GLOB '*[^0-9.]*' \
+            OR CAST(round(balance * 100) AS INTEGER) NOT BETWEEN 0 AND 500000";
         assert_eq!(count(conn, bad_balance).await, 0);
 
         // Appointments: orphans in legacy only; otherwise equal once mapped.

@@ -3,7 +3,7 @@
 //! a ready-to-edit `driftwatch.yaml` and the bundled checks beside them, and runs the agent on
 //! them.
 
-#[path = "data_stub.rs"] pub mod data;
+pub mod data;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// The bundled demo checks, as shipped in `checks/demo/`.
 pub const CHECK_FILES: &[(&str, &str)] = &[(
     "row_counts.yaml",
-    "",
+    include_str!("../../checks/demo/row_counts.yaml"),
 )];
 
 #[derive(Debug, thiserror::Error)]

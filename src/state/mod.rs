@@ -55,10 +55,12 @@ impl State {
         .execute(&pool)
         .await
         .map_err(err)?;
-        sqlx::query("CREATE INDEX IF NOT EXISTS check_runs_by_check ON check_runs (check_name, id)")
-            .execute(&pool)
-            .await
-            .map_err(err)?;
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS check_runs_by_check ON check_runs (check_name, id)",
+        )
+        .execute(&pool)
+        .await
+        .map_err(err)?;
         Ok(State { pool, path: shown })
     }
 
@@ -98,12 +100,14 @@ impl State {
 
     /// The newest runs of a check, newest first.
     pub async fn history(&self, check: &str, limit: i64) -> Result<Vec<CheckRun>, StateError> {
-        let rows = sqlx::query("SELECT result FROM check_runs WHERE check_name = ? ORDER BY id DESC LIMIT ?")
-            .bind(check)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.err(e))?;
+        let rows = sqlx::query(
+            "SELECT result FROM check_runs WHERE check_name = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(check)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
         Ok(rows
             .iter()
             .filter_map(|r| serde_json::from_str(r.get::<&str, _>(0)).ok())

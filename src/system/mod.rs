@@ -96,7 +96,10 @@ pub trait Engine: Send + Sync + 'static {
     /// `SELECT COUNT(*)` of a table, optionally filtered by the check's `where`.
     fn count_sql(&self, table: &str, filter: Option<&str>) -> String {
         match filter {
-            Some(f) => format!("SELECT COUNT(*) FROM {} WHERE ({f})", self.quote_table(table)),
+            Some(f) => format!(
+                "SELECT COUNT(*) FROM {} WHERE ({f})",
+                self.quote_table(table)
+            ),
             None => format!("SELECT COUNT(*) FROM {}", self.quote_table(table)),
         }
     }
@@ -105,7 +108,10 @@ pub trait Engine: Send + Sync + 'static {
     /// does not exist.
     fn probe_sql(&self, table: &str, filter: Option<&str>) -> String {
         match filter {
-            Some(f) => format!("SELECT 1 FROM {} WHERE ({f}) LIMIT 0", self.quote_table(table)),
+            Some(f) => format!(
+                "SELECT 1 FROM {} WHERE ({f}) LIMIT 0",
+                self.quote_table(table)
+            ),
             None => format!("SELECT 1 FROM {} LIMIT 0", self.quote_table(table)),
         }
     }
@@ -235,7 +241,10 @@ impl System {
                 Err(e) => {
                     let kind = self.engine.classify(&e);
                     self.set_up(kind != DbErrorKind::Unreachable);
-                    self.metrics.query_errors.with_label_values(&[self.name()]).inc();
+                    self.metrics
+                        .query_errors
+                        .with_label_values(&[self.name()])
+                        .inc();
                     let err = DbError::new(self.name(), kind, &error_text(&e), Some(sql));
                     tracing::debug!(system = self.name(), error = %err.message, "query failed");
                     Err(err)
@@ -249,7 +258,8 @@ impl System {
     /// The number of rows in `table` matching `filter`.
     pub async fn count_rows(&self, table: &str, filter: Option<&str>) -> Result<i64, DbError> {
         let sql = self.engine.count_sql(table, filter);
-        self.query(&sql, |_| 1, |engine, sql| engine.fetch_i64(sql)).await
+        self.query(&sql, |_| 1, |engine, sql| engine.fetch_i64(sql))
+            .await
     }
 
     /// Fails unless `table` exists and `filter` is valid on it; reads no rows.
@@ -262,12 +272,18 @@ impl System {
 
     /// Connect if needed and return the server version; updates `driftwatch_system_up`.
     pub async fn ping(&self) -> Result<String, DbError> {
-        self.query("-- ping", |_| 0, |engine, _| engine.version()).await
+        self.query(
+            "-- health probe: server version",
+            |_| 0,
+            |engine, _| engine.version(),
+        )
+        .await
     }
 
     /// Run any statement. Sessions are read-only, so a write fails; tests use this to prove it.
     pub async fn execute(&self, sql: &str) -> Result<u64, DbError> {
-        self.query(sql, |_| 0, |engine, sql| engine.execute(sql)).await
+        self.query(sql, |_| 0, |engine, sql| engine.execute(sql))
+            .await
     }
 
     pub async fn close(&self) {

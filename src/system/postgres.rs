@@ -50,17 +50,13 @@ impl Engine for PostgresEngine {
     }
 
     fn fetch_i64<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, Result<i64, sqlx::Error>> {
-        sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.pool).boxed()
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&self.pool)
+            .boxed()
     }
 
     fn execute<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
-        async move {
-            Ok(sqlx::query(sql)
-                .execute(&self.pool)
-                .await?
-                .rows_affected())
-        }
-        .boxed()
+        async move { Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected()) }.boxed()
     }
 
     fn version(&self) -> BoxFuture<'_, Result<String, sqlx::Error>> {

@@ -61,7 +61,9 @@ impl Engine for SqliteEngine {
     fn fetch_i64<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, Result<i64, sqlx::Error>> {
         async move {
             let mut conn = self.timed().await?;
-            sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *conn).await
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&mut *conn)
+                .await
         }
         .boxed()
     }

@@ -54,20 +54,68 @@ async fn the_agent_serves_row_counts_and_drift_on_metrics_and_api() {
             .then_some(m)
     })
     .await;
-    assert_eq!(sample(&metrics, r#"driftwatch_rows{check="patients_rows",system="legacy"}"#), Some(100.0));
-    assert_eq!(sample(&metrics, r#"driftwatch_rows{check="patients_rows",system="modern"}"#), Some(125.0));
-    assert_eq!(sample(&metrics, r#"driftwatch_row_count_difference{check="patients_rows"}"#), Some(25.0));
-    assert_eq!(sample(&metrics, r#"driftwatch_check_status{check="patients_rows"}"#), Some(2.0));
-    assert_eq!(sample(&metrics, r#"driftwatch_check_status{check="active_rows"}"#), Some(0.0));
-    assert_eq!(sample(&metrics, r#"driftwatch_check_success{check="patients_rows",kind="row_count"}"#), Some(1.0));
-    assert_eq!(sample(&metrics, r#"driftwatch_threshold{check="patients_rows",severity="critical"}"#), Some(10.0));
-    assert_eq!(sample(&metrics, r#"driftwatch_system_up{system="legacy"}"#), Some(1.0));
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"driftwatch_rows{check="patients_rows",system="legacy"}"#
+        ),
+        Some(100.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"driftwatch_rows{check="patients_rows",system="modern"}"#
+        ),
+        Some(125.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"driftwatch_row_count_difference{check="patients_rows"}"#
+        ),
+        Some(25.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"driftwatch_check_status{check="patients_rows"}"#
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&metrics, r#"driftwatch_check_status{check="active_rows"}"#),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"driftwatch_check_success{check="patients_rows",kind="row_count"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"driftwatch_threshold{check="patients_rows",severity="critical"}"#
+        ),
+        Some(10.0)
+    );
+    assert_eq!(
+        sample(&metrics, r#"driftwatch_system_up{system="legacy"}"#),
+        Some(1.0)
+    );
     assert!(sample(&metrics, r#"driftwatch_queries_total{system="legacy"}"#).unwrap() >= 3.0);
     assert!(metrics.contains("driftwatch_build_info{version="));
     assert!(metrics.contains("# HELP driftwatch_check_duration_seconds "));
-    for line in metrics.lines().filter(|l| l.starts_with("# TYPE driftwatch_")) {
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with("# TYPE driftwatch_"))
+    {
         let name = line.split_whitespace().nth(2).unwrap();
-        assert!(metrics.contains(&format!("# HELP {name} ")), "no HELP for {name}");
+        assert!(
+            metrics.contains(&format!("# HELP {name} ")),
+            "no HELP for {name}"
+        );
     }
 
     let client = reqwest::Client::new();
@@ -75,15 +123,31 @@ async fn the_agent_serves_row_counts_and_drift_on_metrics_and_api() {
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
     let ready: serde_json::Value = get("/readyz").await.unwrap().json().await.unwrap();
     assert_eq!(ready["ready"], true);
-    let latest: serde_json::Value = get("/api/v1/checks/patients_rows/runs/latest").await.unwrap().json().await.unwrap();
+    let latest: serde_json::Value = get("/api/v1/checks/patients_rows/runs/latest")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let run = &latest["checks"][0];
     assert_eq!(run["name"], "patients_rows");
     assert_eq!(run["status"], "critical");
     assert_eq!(run["rows"]["legacy"], 100);
     assert_eq!(run["rows"]["modern"], 125);
     assert_eq!(run["error"], serde_json::Value::Null);
-    assert_eq!(get("/api/v1/checks/nope/runs/latest").await.unwrap().status(), 404);
-    let history: serde_json::Value = get("/api/v1/checks/patients_rows/runs?limit=5").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        get("/api/v1/checks/nope/runs/latest")
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let history: serde_json::Value = get("/api/v1/checks/patients_rows/runs?limit=5")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(history["runs"].as_array().unwrap().len() >= 2);
     agent.shutdown().await;
 }
@@ -107,15 +171,26 @@ async fn a_restarted_agent_restores_the_last_results_from_its_state() {
     let agent = Agent::start(config_in(dir.path(), &files)).await.unwrap();
     let addr = agent.local_addr;
     eventually("first run", || async move {
-        sample(&scrape(addr).await?, "driftwatch_check_runs_total{check=\"hourly\"}").filter(|n| *n >= 1.0)
+        sample(
+            &scrape(addr).await?,
+            "driftwatch_check_runs_total{check=\"hourly\"}",
+        )
+        .filter(|n| *n >= 1.0)
     })
     .await;
     agent.shutdown().await;
     // The next @hourly tick is up to an hour away: the new agent shows the last result now.
     let agent = Agent::start(config_in(dir.path(), &files)).await.unwrap();
     let m = scrape(agent.local_addr).await.unwrap();
-    assert_eq!(sample(&m, r#"driftwatch_rows{check="hourly",system="b"}"#), Some(5.0), "{m}");
-    assert_eq!(sample(&m, r#"driftwatch_check_status{check="hourly"}"#), Some(2.0));
+    assert_eq!(
+        sample(&m, r#"driftwatch_rows{check="hourly",system="b"}"#),
+        Some(5.0),
+        "{m}"
+    );
+    assert_eq!(
+        sample(&m, r#"driftwatch_check_status{check="hourly"}"#),
+        Some(2.0)
+    );
     agent.shutdown().await;
 }
 
@@ -130,7 +205,12 @@ impl PrivateMariaDb {
     fn install() -> Option<PrivateMariaDb> {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new("mariadb-install-db")
-            .args(["--no-defaults", "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"])
+            .args([
+                "--no-defaults",
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
             .arg(format!("--datadir={}", dir.path().join("data").display()))
             .output();
         match out {
@@ -140,11 +220,18 @@ impl PrivateMariaDb {
                 return None;
             }
             Err(e) => {
-                common::unavailable("mariadb-install-db (Debian package mariadb-server)", &e.to_string());
+                common::unavailable(
+                    "mariadb-install-db (Debian package mariadb-server)",
+                    &e.to_string(),
+                );
                 return None;
             }
         }
-        Some(PrivateMariaDb { dir, port: common::free_port(), child: None })
+        Some(PrivateMariaDb {
+            dir,
+            port: common::free_port(),
+            child: None,
+        })
     }
 
     fn url(&self) -> String {
@@ -160,7 +247,13 @@ impl PrivateMariaDb {
             .arg(format!("--pid-file={}", d.join("pid").display()))
             .arg(format!("--log-error={}", d.join("error.log").display()))
             .arg(format!("--port={}", self.port))
-            .args(["--bind-address=127.0.0.1", "--user=root", "--skip-grant-tables", "--innodb-buffer-pool-size=16M", "--skip-log-bin"])
+            .args([
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                "--skip-grant-tables",
+                "--innodb-buffer-pool-size=16M",
+                "--skip-log-bin",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -201,7 +294,9 @@ async fn admin_exec(url: &str, sql: &str) {
 
 #[tokio::test]
 async fn the_agent_survives_a_mariadb_outage_and_recovers_by_itself() {
-    let Some(mut maria) = PrivateMariaDb::install() else { return };
+    let Some(mut maria) = PrivateMariaDb::install() else {
+        return;
+    };
     maria.start().await;
     admin_exec(
         &format!("mysql://root@127.0.0.1:{}/mysql", maria.port),
@@ -229,30 +324,59 @@ async fn the_agent_survives_a_mariadb_outage_and_recovers_by_itself() {
     let addr = agent.local_addr;
     let ok = |want_success: f64, want_up: f64| async move {
         let m = scrape(addr).await?;
-        (sample(&m, r#"driftwatch_check_success{check="patients_rows",kind="row_count"}"#)? == want_success
+        (sample(
+            &m,
+            r#"driftwatch_check_success{check="patients_rows",kind="row_count"}"#,
+        )? == want_success
             && sample(&m, r#"driftwatch_system_up{system="legacy"}"#)? == want_up)
             .then_some(m)
     };
     let m = eventually("a successful run against MariaDB", || ok(1.0, 1.0)).await;
-    assert_eq!(sample(&m, r#"driftwatch_rows{check="patients_rows",system="legacy"}"#), Some(3.0));
+    assert_eq!(
+        sample(
+            &m,
+            r#"driftwatch_rows{check="patients_rows",system="legacy"}"#
+        ),
+        Some(3.0)
+    );
 
     maria.stop();
-    eventually("the check reports error and the system down", || ok(0.0, 0.0)).await;
-    let latest: serde_json::Value = reqwest::get(format!("http://{addr}/api/v1/checks/patients_rows/runs/latest"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    eventually("the check reports error and the system down", || {
+        ok(0.0, 0.0)
+    })
+    .await;
+    let latest: serde_json::Value = reqwest::get(format!(
+        "http://{addr}/api/v1/checks/patients_rows/runs/latest"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     let run = &latest["checks"][0];
     assert_eq!(run["status"], "error");
     let error = run["error"].as_str().unwrap();
-    assert!(error.contains("system `legacy`: cannot reach the database"), "{error}");
+    assert!(
+        error.contains("system `legacy`: cannot reach the database"),
+        "{error}"
+    );
 
     maria.start().await;
     let m = eventually("recovery without a restart", || ok(1.0, 1.0)).await;
-    assert_eq!(sample(&m, r#"driftwatch_rows{check="patients_rows",system="legacy"}"#), Some(3.0));
-    assert!(sample(&m, r#"driftwatch_check_errors_total{check="patients_rows"}"#).unwrap() >= 1.0);
+    assert_eq!(
+        sample(
+            &m,
+            r#"driftwatch_rows{check="patients_rows",system="legacy"}"#
+        ),
+        Some(3.0)
+    );
+    assert!(
+        sample(
+            &m,
+            r#"driftwatch_check_errors_total{check="patients_rows"}"#
+        )
+        .unwrap()
+            >= 1.0
+    );
     agent.shutdown().await;
 }
-

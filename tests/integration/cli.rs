@@ -34,9 +34,20 @@ fn a_config_with_three_mistakes_exits_2_and_names_all_three() {
     for cmd in [&["validate"][..], &["check"][..]] {
         let (code, _, err) = run(cmd, dir.path());
         assert_eq!(code, 2, "{cmd:?}: {err}");
-        assert!(err.contains("checks.yaml:6:24: unknown field `wher`"), "{err}");
-        assert!(err.contains("checks.yaml:9:15: invalid cron expression `0 25 * * *`"), "{err}");
-        assert!(err.contains("driftwatch.yaml:3:10: environment variable `DW_TEST_UNSET_LEGACY_URL` is not set"), "{err}");
+        assert!(
+            err.contains("checks.yaml:6:24: unknown field `wher`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("checks.yaml:9:15: invalid cron expression `0 25 * * *`"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "driftwatch.yaml:3:10: environment variable `DW_TEST_UNSET_LEGACY_URL` is not set"
+            ),
+            "{err}"
+        );
         assert!(err.contains("3 errors in the configuration"), "{err}");
     }
 }
@@ -44,7 +55,10 @@ fn a_config_with_three_mistakes_exits_2_and_names_all_three() {
 /// `check --format json` against a PostgreSQL and a MariaDB table, as a new user would.
 #[tokio::test]
 async fn check_reports_exact_counts_from_postgres_and_mariadb() {
-    let (Some(pg), Some(my)) = (Db::connect(Backend::Postgres).await, Db::connect(Backend::MySql).await) else {
+    let (Some(pg), Some(my)) = (
+        Db::connect(Backend::Postgres).await,
+        Db::connect(Backend::MySql).await,
+    ) else {
         return;
     };
     let tp = pg.table("cli", 2500, 4).await;
@@ -97,28 +111,42 @@ async fn check_reports_exact_counts_from_postgres_and_mariadb() {
 
     let (code, out, _) = run(&["check", "active_rows"], dir.path());
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("active_rows") && out.contains("OK") && out.contains("legacy=620 modern=620"), "{out}");
+    assert!(
+        out.contains("active_rows") && out.contains("OK") && out.contains("legacy=620 modern=620"),
+        "{out}"
+    );
     assert!(!out.contains("all_rows"));
 
     let (code, _, err) = run(&["check", "nope"], dir.path());
     assert_eq!(code, 2);
-    assert!(err.contains("no check named `nope`") && err.contains("available: all_rows, active_rows"), "{err}");
+    assert!(
+        err.contains("no check named `nope`") && err.contains("available: all_rows, active_rows"),
+        "{err}"
+    );
 
     let (code, out, _) = run(&["validate", "--connect"], dir.path());
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("check all_rows: tables and columns found"), "{out}");
+    assert!(
+        out.contains("check all_rows: tables and columns found"),
+        "{out}"
+    );
     pg.drop_table(&tp).await;
     my.drop_table(&tm).await;
 }
 
 #[tokio::test]
 async fn a_missing_table_is_an_error_that_names_check_system_and_table() {
-    let Some(pg) = Db::connect(Backend::Postgres).await else { return };
+    let Some(pg) = Db::connect(Backend::Postgres).await else {
+        return;
+    };
     let t = pg.table("present", 3, 1).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("driftwatch.yaml"),
-        format!("systems:\n  legacy: {{url: \"{0}\"}}\n  modern: {{url: \"{0}\"}}\nchecks: [c.yaml]\n", pg.url),
+        format!(
+            "systems:\n  legacy: {{url: \"{0}\"}}\n  modern: {{url: \"{0}\"}}\nchecks: [c.yaml]\n",
+            pg.url
+        ),
     )
     .unwrap();
     std::fs::write(
@@ -131,10 +159,16 @@ async fn a_missing_table_is_an_error_that_names_check_system_and_table() {
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["checks"][0]["status"], "error");
     let error = doc["checks"][0]["error"].as_str().unwrap();
-    assert!(error.starts_with("system `modern`:") && error.contains(&format!("{t}_gone")), "{error}");
+    assert!(
+        error.starts_with("system `modern`:") && error.contains(&format!("{t}_gone")),
+        "{error}"
+    );
     let (code, out, _) = run(&["validate", "--connect"], dir.path());
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("check gone (") && out.contains(&format!("{t}_gone")), "{out}");
+    assert!(
+        out.contains("check gone (") && out.contains(&format!("{t}_gone")),
+        "{out}"
+    );
     pg.drop_table(&t).await;
 }
 
@@ -151,10 +185,17 @@ fn secrets_never_reach_the_output() {
         "checks:\n  - {name: a, kind: row_count, schedule: '@hourly', legacy: {table: t}, modern: {table: t}}\n",
     )
     .unwrap();
-    for args in [&["check", "--format", "json"][..], &["check"][..], &["validate", "--connect"][..]] {
+    for args in [
+        &["check", "--format", "json"][..],
+        &["check"][..],
+        &["validate", "--connect"][..],
+    ] {
         let (code, out, err) = run(args, dir.path());
         assert_eq!(code, 2);
-        assert!(!out.contains("Sup3rS3cret") && !err.contains("Sup3rS3cret"), "{args:?}\n{out}\n{err}");
+        assert!(
+            !out.contains("Sup3rS3cret") && !err.contains("Sup3rS3cret"),
+            "{args:?}\n{out}\n{err}"
+        );
         assert!(out.contains("cannot reach the database"), "{out}");
     }
 }

@@ -44,14 +44,20 @@ impl Db {
     pub async fn connect(backend: Backend) -> Option<Db> {
         match backend {
             Backend::Postgres => {
-                let url = std::env::var("DRIFTWATCH_TEST_POSTGRES_URL").unwrap_or(PG_DEFAULT.into());
+                let url =
+                    std::env::var("DRIFTWATCH_TEST_POSTGRES_URL").unwrap_or(PG_DEFAULT.into());
                 match sqlx::postgres::PgPoolOptions::new()
                     .max_connections(2)
                     .acquire_timeout(Duration::from_secs(5))
                     .connect(&url)
                     .await
                 {
-                    Ok(pool) => Some(Db { backend, url, admin: Admin::Pg(pool), _dir: None }),
+                    Ok(pool) => Some(Db {
+                        backend,
+                        url,
+                        admin: Admin::Pg(pool),
+                        _dir: None,
+                    }),
                     Err(e) => {
                         unavailable("PostgreSQL (DRIFTWATCH_TEST_POSTGRES_URL)", &e.to_string());
                         None
@@ -59,14 +65,20 @@ impl Db {
                 }
             }
             Backend::MySql => {
-                let url = std::env::var("DRIFTWATCH_TEST_MYSQL_URL").unwrap_or(MYSQL_DEFAULT.into());
+                let url =
+                    std::env::var("DRIFTWATCH_TEST_MYSQL_URL").unwrap_or(MYSQL_DEFAULT.into());
                 match sqlx::mysql::MySqlPoolOptions::new()
                     .max_connections(2)
                     .acquire_timeout(Duration::from_secs(5))
                     .connect(&url)
                     .await
                 {
-                    Ok(pool) => Some(Db { backend, url, admin: Admin::My(pool), _dir: None }),
+                    Ok(pool) => Some(Db {
+                        backend,
+                        url,
+                        admin: Admin::My(pool),
+                        _dir: None,
+                    }),
                     Err(e) => {
                         unavailable("MariaDB/MySQL (DRIFTWATCH_TEST_MYSQL_URL)", &e.to_string());
                         None
@@ -118,7 +130,11 @@ impl Db {
     /// A table of `n` rows (id, name, active) under a unique name; returns the name.
     pub async fn table(&self, prefix: &str, n: i64, active_every: i64) -> String {
         let name = unique(prefix);
-        let bool_ty = if self.backend == Backend::Postgres { "BOOLEAN" } else { "INTEGER" };
+        let bool_ty = if self.backend == Backend::Postgres {
+            "BOOLEAN"
+        } else {
+            "INTEGER"
+        };
         self.exec(&format!("CREATE TABLE {name} (id INTEGER PRIMARY KEY, name VARCHAR(50), active {bool_ty} NOT NULL)")).await;
         let mut i = 0;
         while i < n {
@@ -133,7 +149,11 @@ impl Db {
                     format!("({k}, 'name {k}', {active})")
                 })
                 .collect();
-            self.exec(&format!("INSERT INTO {name} (id, name, active) VALUES {}", values.join(","))).await;
+            self.exec(&format!(
+                "INSERT INTO {name} (id, name, active) VALUES {}",
+                values.join(",")
+            ))
+            .await;
             i = end;
         }
         name
@@ -200,7 +220,11 @@ pub fn bin() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Confirms a MySQL URL accepts connections (used for the private MariaDB).

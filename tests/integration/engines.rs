@@ -19,7 +19,10 @@ pub fn system_for(url: &str, extra: &str) -> (Arc<System>, Arc<Metrics>) {
         )],
     );
     let metrics = Arc::new(Metrics::new());
-    (System::new(config.systems[0].clone(), metrics.clone()), metrics)
+    (
+        System::new(config.systems[0].clone(), metrics.clone()),
+        metrics,
+    )
 }
 
 macro_rules! engine_suite {
@@ -37,13 +40,28 @@ macro_rules! engine_suite {
                 let t = db.table("count", 1234, 3).await;
                 let (sys, metrics) = system_for(&db.url, "");
                 assert_eq!(sys.count_rows(&t, None).await.unwrap(), 1234);
-                let active = if $backend == Backend::Postgres { "active" } else { "active = 1" };
+                let active = if $backend == Backend::Postgres {
+                    "active"
+                } else {
+                    "active = 1"
+                };
                 assert_eq!(sys.count_rows(&t, Some(active)).await.unwrap(), 412);
-                assert_eq!(sys.count_rows(&t, Some("id >= 1000 AND name LIKE 'name 1%'")).await.unwrap(), 234);
+                assert_eq!(
+                    sys.count_rows(&t, Some("id >= 1000 AND name LIKE 'name 1%'"))
+                        .await
+                        .unwrap(),
+                    234
+                );
                 // The load is visible: two... three queries, one result row each.
                 let m = metrics.render();
-                assert!(m.contains("driftwatch_queries_total{system=\"sut\"} 3"), "{m}");
-                assert!(m.contains("driftwatch_rows_read_total{system=\"sut\"} 3"), "{m}");
+                assert!(
+                    m.contains("driftwatch_queries_total{system=\"sut\"} 3"),
+                    "{m}"
+                );
+                assert!(
+                    m.contains("driftwatch_rows_read_total{system=\"sut\"} 3"),
+                    "{m}"
+                );
                 assert!(m.contains("driftwatch_system_up{system=\"sut\"} 1"), "{m}");
                 db.drop_table(&t).await;
             }
@@ -54,7 +72,14 @@ macro_rules! engine_suite {
                 let t = db.table("ro", 5, 1).await;
                 let (sys, _) = system_for(&db.url, "");
                 for sql in [
-                    format!("INSERT INTO {t} (id, name, active) VALUES (99, 'x', {})", if $backend == Backend::Postgres { "true" } else { "1" }),
+                    format!(
+                        "INSERT INTO {t} (id, name, active) VALUES (99, 'x', {})",
+                        if $backend == Backend::Postgres {
+                            "true"
+                        } else {
+                            "1"
+                        }
+                    ),
                     format!("UPDATE {t} SET name = 'changed'"),
                     format!("DELETE FROM {t}"),
                     format!("CREATE TABLE {}_new (a INTEGER)", t),
@@ -62,7 +87,11 @@ macro_rules! engine_suite {
                     let err = sys.execute(&sql).await.expect_err(&sql);
                     assert_eq!(err.kind, DbErrorKind::ReadOnly, "{sql}: {err}");
                 }
-                assert_eq!(db.scalar_i64(&format!("SELECT COUNT(*) FROM {t} WHERE name LIKE 'name%'")).await, 5);
+                assert_eq!(
+                    db.scalar_i64(&format!("SELECT COUNT(*) FROM {t} WHERE name LIKE 'name%'"))
+                        .await,
+                    5
+                );
                 db.drop_table(&t).await;
             }
 
@@ -71,16 +100,24 @@ macro_rules! engine_suite {
                 let Some(db) = db().await else { return };
                 let t = db.table("missing", 3, 1).await;
                 let (sys, metrics) = system_for(&db.url, "");
-                let err = sys.count_rows("no_such_table_here", None).await.unwrap_err();
+                let err = sys
+                    .count_rows("no_such_table_here", None)
+                    .await
+                    .unwrap_err();
                 assert_eq!(err.kind, DbErrorKind::MissingObject);
                 let text = err.to_string();
                 assert!(text.starts_with("system `sut`:"), "{text}");
                 assert!(text.contains("no_such_table_here"), "{text}");
-                let err = sys.count_rows(&t, Some("no_such_column = 1")).await.unwrap_err();
+                let err = sys
+                    .count_rows(&t, Some("no_such_column = 1"))
+                    .await
+                    .unwrap_err();
                 assert_eq!(err.kind, DbErrorKind::MissingObject, "{err}");
                 assert!(err.to_string().contains("no_such_column"), "{err}");
                 // A missing table is not an outage.
-                assert!(metrics.render().contains("driftwatch_system_up{system=\"sut\"} 1"));
+                assert!(metrics
+                    .render()
+                    .contains("driftwatch_system_up{system=\"sut\"} 1"));
                 db.drop_table(&t).await;
             }
 
@@ -88,13 +125,28 @@ macro_rules! engine_suite {
             async fn identifiers_are_quoted_so_odd_names_work() {
                 let Some(db) = db().await else { return };
                 let name = unique("Odd Name");
-                let q = |s: &str| if $backend == Backend::MySql { format!("`{s}`") } else { format!("\"{s}\"") };
-                db.exec(&format!("CREATE TABLE {} ({} INTEGER)", q(&name), q("Select"))).await;
-                db.exec(&format!("INSERT INTO {} VALUES (1),(2)", q(&name))).await;
+                let q = |s: &str| {
+                    if $backend == Backend::MySql {
+                        format!("`{s}`")
+                    } else {
+                        format!("\"{s}\"")
+                    }
+                };
+                db.exec(&format!(
+                    "CREATE TABLE {} ({} INTEGER)",
+                    q(&name),
+                    q("Select")
+                ))
+                .await;
+                db.exec(&format!("INSERT INTO {} VALUES (1),(2)", q(&name)))
+                    .await;
                 let (sys, _) = system_for(&db.url, "");
                 assert_eq!(sys.count_rows(&name, None).await.unwrap(), 2);
                 // An injection attempt is just a table name that does not exist.
-                let err = sys.count_rows(&format!("{name}; DROP TABLE x"), None).await.unwrap_err();
+                let err = sys
+                    .count_rows(&format!("{name}; DROP TABLE x"), None)
+                    .await
+                    .unwrap_err();
                 assert_eq!(err.kind, DbErrorKind::MissingObject, "{err}");
                 db.exec(&format!("DROP TABLE {}", q(&name))).await;
             }
@@ -111,9 +163,14 @@ macro_rules! engine_suite {
                 let (sys, metrics) = system_for(&url, "    connect_timeout: 2s\n");
                 let err = sys.count_rows("t", None).await.unwrap_err();
                 assert_eq!(err.kind, DbErrorKind::Unreachable, "{err}");
-                assert!(err.to_string().contains("cannot reach the database"), "{err}");
+                assert!(
+                    err.to_string().contains("cannot reach the database"),
+                    "{err}"
+                );
                 assert_eq!(sys.is_up(), Some(false));
-                assert!(metrics.render().contains("driftwatch_system_up{system=\"sut\"} 0"));
+                assert!(metrics
+                    .render()
+                    .contains("driftwatch_system_up{system=\"sut\"} 0"));
             }
         }
     };
@@ -125,7 +182,9 @@ engine_suite!(sqlite, Backend::Sqlite);
 
 #[tokio::test]
 async fn postgres_cancels_a_slow_query_on_the_server() {
-    let Some(db) = Db::connect(Backend::Postgres).await else { return };
+    let Some(db) = Db::connect(Backend::Postgres).await else {
+        return;
+    };
     let (sys, _) = system_for(&db.url, "    statement_timeout: 1s\n");
     let marker = unique("slow");
     let sql = format!("SELECT pg_sleep(30) /* {marker} */");
@@ -137,12 +196,17 @@ async fn postgres_cancels_a_slow_query_on_the_server() {
             "SELECT COUNT(*) FROM pg_stat_activity WHERE query LIKE '%{marker}%' AND state = 'active' AND pid <> pg_backend_pid()"
         ))
         .await;
-    assert_eq!(still_running, 0, "the cancelled query is still running on the server");
+    assert_eq!(
+        still_running, 0,
+        "the cancelled query is still running on the server"
+    );
 }
 
 #[tokio::test]
 async fn mariadb_cancels_a_slow_query_on_the_server() {
-    let Some(db) = Db::connect(Backend::MySql).await else { return };
+    let Some(db) = Db::connect(Backend::MySql).await else {
+        return;
+    };
     let (sys, _) = system_for(&db.url, "    statement_timeout: 1s\n");
     let marker = unique("slow");
     let sql = format!("SELECT SLEEP(30) /* {marker} */");
@@ -153,15 +217,21 @@ async fn mariadb_cancels_a_slow_query_on_the_server() {
             "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE '%{marker}%' AND info NOT LIKE '%processlist%'"
         ))
         .await;
-    assert_eq!(still_running, 0, "the cancelled query is still in the processlist");
+    assert_eq!(
+        still_running, 0,
+        "the cancelled query is still in the processlist"
+    );
 }
 
 #[tokio::test]
 async fn sqlite_interrupts_a_slow_query() {
-    let Some(db) = Db::connect(Backend::Sqlite).await else { return };
+    let Some(db) = Db::connect(Backend::Sqlite).await else {
+        return;
+    };
     let (sys, _) = system_for(&db.url, "    statement_timeout: 1s\n");
     // An endless recursive query: only the timeout stops it.
-    let sql = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT COUNT(*) FROM r";
+    let sql =
+        "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT COUNT(*) FROM r";
     let err = sys.count_rows("x", None).await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::MissingObject);
     let err = sys.execute(sql).await.unwrap_err();
