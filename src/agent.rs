@@ -131,6 +131,7 @@ impl Agent {
                 schedule::drive(
                     check.schedule.clone(),
                     run_now,
+                    Utc::now,
                     stop,
                     || run_once(&shared, &check),
                     |skipped| {

@@ -205,11 +205,16 @@ pub fn jitter(interval: Duration) -> Duration {
     Duration::from_millis(fastrand::u64(0..cap.as_millis().max(1) as u64))
 }
 
+/// The wall clock the scheduler reads: `Utc::now` in the agent; tests pass a clock driven by
+/// tokio's paused time.
+pub type Clock = fn() -> DateTime<Utc>;
+
 /// Runs `tick` on `schedule` until `shutdown` resolves. Missed ticks (because the previous run
 /// was still going) are reported to `on_skip`, never run late or concurrently.
 pub async fn drive<F, Fut>(
     schedule: Arc<Schedule>,
     run_now: bool,
+    clock: Clock,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     mut tick: F,
     on_skip: impl Fn(u64),
@@ -217,15 +222,15 @@ pub async fn drive<F, Fut>(
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let started = Utc::now();
+    let started = clock();
     let interval = schedule.nominal_interval();
     let mut due = if run_now {
-        Utc::now()
+        started
     } else {
-        schedule.next_after(Utc::now(), started)
+        schedule.next_after(started, started)
     };
     loop {
-        let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO) + jitter(interval);
+        let wait = (due - clock()).to_std().unwrap_or(Duration::ZERO) + jitter(interval);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => return,
@@ -238,7 +243,7 @@ pub async fn drive<F, Fut>(
             _ = shutdown.changed() => return,
         }
         // Ticks that fell due while this run was going are skipped, not queued.
-        let now = Utc::now();
+        let now = clock();
         let mut next = schedule.next_after(due, started);
         let mut skipped = 0;
         while next <= now {
@@ -310,6 +315,81 @@ mod tests {
             Schedule::parse("*/5 * * * *").unwrap().nominal_interval(),
             Duration::from_secs(300)
         );
+    }
+
+    /// A wall clock that follows tokio's (paused) time.
+    fn virtual_now() -> DateTime<Utc> {
+        use std::sync::OnceLock;
+        static ORIGIN: OnceLock<(DateTime<Utc>, tokio::time::Instant)> = OnceLock::new();
+        let (wall, mono) = ORIGIN.get_or_init(|| (Utc::now(), tokio::time::Instant::now()));
+        *wall + chrono::Duration::from_std(tokio::time::Instant::now() - *mono).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_run_is_never_overlapped_and_missed_ticks_are_counted() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let running = Arc::new(AtomicU64::new(0));
+        let runs = Arc::new(AtomicU64::new(0));
+        let skipped = Arc::new(AtomicU64::new(0));
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let schedule = Arc::new(Schedule::parse("@every 10s").unwrap());
+        let task = {
+            let (running, runs, skipped) = (running.clone(), runs.clone(), skipped.clone());
+            tokio::spawn(async move {
+                drive(
+                    schedule,
+                    true,
+                    virtual_now,
+                    stop_rx,
+                    || {
+                        let (running, runs) = (running.clone(), runs.clone());
+                        async move {
+                            assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0, "runs overlapped");
+                            runs.fetch_add(1, Ordering::SeqCst);
+                            // Each run takes 25s against a 10s interval.
+                            tokio::time::sleep(Duration::from_secs(25)).await;
+                            running.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    },
+                    |n| {
+                        skipped.fetch_add(n, Ordering::SeqCst);
+                    },
+                )
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(119)).await;
+        stop.send(true).unwrap();
+        task.await.unwrap();
+        let (runs, skipped) = (runs.load(Ordering::SeqCst), skipped.load(Ordering::SeqCst));
+        // Runs start at 0, 30, 60, 90 (+ jitter); the two ticks that fall inside each run
+        // (10 and 20, 40 and 50, ...) are skipped.
+        assert_eq!(runs, 4, "runs");
+        assert_eq!(skipped, 8, "skipped");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cron_schedule_waits_for_its_tick_unless_told_to_run_now() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let runs = Arc::new(AtomicU64::new(0));
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let schedule = Arc::new(Schedule::parse("@yearly").unwrap());
+        let task = {
+            let runs = runs.clone();
+            tokio::spawn(async move {
+                drive(schedule, false, virtual_now, stop_rx, || {
+                    let runs = runs.clone();
+                    async move {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                    }
+                }, |_| {})
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        stop.send(true).unwrap();
+        task.await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
     }
 
     #[test]

@@ -199,3 +199,73 @@ fn secrets_never_reach_the_output() {
         assert!(out.contains("cannot reach the database"), "{out}");
     }
 }
+
+/// The README's first command: `driftwatch demo` serves drift on /metrics within seconds.
+#[tokio::test]
+async fn the_demo_serves_its_drift_on_metrics() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(bin())
+        .args(["demo", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addr = None;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(rest) = line.trim().strip_prefix("metrics:") {
+            addr = Some(rest.trim().trim_start_matches("http://").trim_end_matches("/metrics").parse::<std::net::SocketAddr>().unwrap());
+            break;
+        }
+    }
+    let addr = addr.expect("the demo prints where it serves metrics");
+    let m = crate::common::eventually("the demo's checks ran", || async move {
+        let m = crate::common::scrape(addr).await?;
+        ["patients_rows", "active_patients_rows", "appointments_rows"]
+            .iter()
+            .all(|c| m.contains(&format!("driftwatch_check_status{{check=\"{c}\"}}")))
+            .then_some(m)
+    })
+    .await;
+    use crate::common::sample;
+    use driftwatch::demo::data::INJECTED;
+    assert_eq!(sample(&m, r#"driftwatch_rows{check="patients_rows",system="legacy"}"#), Some(INJECTED.legacy_patients as f64));
+    assert_eq!(sample(&m, r#"driftwatch_rows{check="patients_rows",system="modern"}"#), Some(INJECTED.modern_patients as f64));
+    assert_eq!(
+        sample(&m, r#"driftwatch_row_count_difference{check="patients_rows"}"#),
+        Some((INJECTED.patients_missing_in_legacy - INJECTED.patients_missing_in_modern) as f64)
+    );
+    assert_eq!(sample(&m, r#"driftwatch_check_status{check="patients_rows"}"#), Some(2.0));
+    assert_eq!(sample(&m, r#"driftwatch_check_status{check="appointments_rows"}"#), Some(0.0));
+    // The config it wrote works with the other commands too.
+    let (code, out, _) = run(&["check", "-c", "driftwatch.yaml", "appointments_rows"], dir.path());
+    assert_eq!(code, 0, "{out}");
+    child.kill().await.unwrap();
+}
+
+/// A check's own `timeout` ends a run that takes too long, as an error that says so.
+#[tokio::test]
+async fn a_check_that_runs_past_its_timeout_is_an_error() {
+    let Some(pg) = Db::connect(Backend::Postgres).await else { return };
+    let t = pg.table("slowcheck", 2, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("driftwatch.yaml"),
+        format!("systems:\n  legacy: {{url: \"{0}\", statement_timeout: 10s}}\n  modern: {{url: \"{0}\"}}\nchecks: [c.yaml]\n", pg.url),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("c.yaml"),
+        format!("checks:\n  - {{name: slow, kind: row_count, schedule: '@hourly', timeout: 1s, legacy: {{table: {t}, where: 'pg_sleep(3) IS NOT NULL'}}, modern: {{table: {t}}}}}\n"),
+    )
+    .unwrap();
+    let (code, out, _) = run(&["check", "--format", "json"], dir.path());
+    assert_eq!(code, 2, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let error = doc["checks"][0]["error"].as_str().unwrap();
+    assert!(error.starts_with("timed out after 1s (the check's `timeout`)"), "{error}");
+    pg.drop_table(&t).await;
+}

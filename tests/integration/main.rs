@@ -8,3 +8,4 @@ mod agent;
 mod cli;
 mod common;
 mod engines;
+mod telemetry;
