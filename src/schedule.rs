@@ -64,6 +64,14 @@ impl Schedule {
                         ))
                     }
                 };
+                for (field, (name, lo, hi)) in rest.iter().zip(FIELD_RANGES) {
+                    check_range(field, name, lo, hi)
+                        .map_err(|e| format!("invalid cron expression `{t}`: {e}"))?;
+                }
+                if fields.len() == 6 {
+                    check_range(seconds, "second", 0, 59)
+                        .map_err(|e| format!("invalid cron expression `{t}`: {e}"))?;
+                }
                 let dow = crontab_day_of_week(rest[4])
                     .map_err(|e| format!("invalid cron expression `{t}`: {e}"))?;
                 format!(
@@ -135,6 +143,35 @@ impl std::fmt::Display for Schedule {
             Schedule::Every(d) => write!(f, "@every {}", humantime::format_duration(*d)),
         }
     }
+}
+
+/// Name and range of the five crontab fields (day of week is checked on translation).
+const FIELD_RANGES: [(&str, u32, u32); 4] = [
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+];
+
+/// Numbers in a crontab field must be in range; the `cron` crate's own messages for this are
+/// misleading ("Hours must be less than 23").
+fn check_range(field: &str, name: &str, lo: u32, hi: u32) -> Result<(), String> {
+    for item in field.split(',') {
+        let (range, step) = item.split_once('/').unwrap_or((item, ""));
+        if let Ok(step) = step.parse::<u32>() {
+            if step == 0 || step > hi {
+                return Err(format!("{name} step `{step}` is out of range 1-{hi}"));
+            }
+        }
+        for n in range.split('-') {
+            if let Ok(v) = n.parse::<u32>() {
+                if v < lo || v > hi {
+                    return Err(format!("{name} `{v}` is out of range {lo}-{hi}"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The `cron` crate numbers days of the week 1-7 from Sunday; crontab numbers them 0-7 with
@@ -397,7 +434,11 @@ mod tests {
         let e = Schedule::parse("*/5 * * *").unwrap_err();
         assert!(e.contains("expected 5 fields"), "{e}");
         let e = Schedule::parse("61 * * * *").unwrap_err();
-        assert!(e.starts_with("invalid cron expression `61 * * * *`"), "{e}");
+        assert_eq!(e, "invalid cron expression `61 * * * *`: minute `61` is out of range 0-59");
+        let e = Schedule::parse("0 25 * * *").unwrap_err();
+        assert_eq!(e, "invalid cron expression `0 25 * * *`: hour `25` is out of range 0-23");
+        let e = Schedule::parse("0 0 0 * 13 *").unwrap_err();
+        assert_eq!(e, "invalid cron expression `0 0 0 * 13 *`: month `13` is out of range 1-12");
         assert!(Schedule::parse("@fortnightly")
             .unwrap_err()
             .contains("unknown schedule macro"));

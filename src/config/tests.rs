@@ -128,7 +128,7 @@ checks:
     );
     assert_eq!(
         errors[1],
-        "checks.yaml:9:15: invalid cron expression `*/61 * * * *`: Minutes must be between 1 and 59. ('61' specified.)"
+        "checks.yaml:9:15: invalid cron expression `*/61 * * * *`: minute step `61` is out of range 1-59"
     );
     assert_eq!(
         errors[2],

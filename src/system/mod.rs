@@ -199,12 +199,11 @@ impl System {
             .system_up
             .with_label_values(&[self.name()])
             .set(i64::from(up));
-        if previous != i8::from(up) {
-            if up {
-                tracing::info!(system = self.name(), "system is reachable");
-            } else {
-                tracing::warn!(system = self.name(), "system is unreachable");
-            }
+        match (previous, up) {
+            (0, true) => tracing::info!(system = self.name(), "system is reachable again"),
+            (-1, true) => tracing::debug!(system = self.name(), "system is reachable"),
+            (-1 | 1, false) => tracing::warn!(system = self.name(), "system is unreachable"),
+            _ => {}
         }
     }
 
