@@ -381,7 +381,11 @@ mod tests {
                     || {
                         let (running, runs) = (running.clone(), runs.clone());
                         async move {
-                            assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0, "runs overlapped");
+                            assert_eq!(
+                                running.fetch_add(1, Ordering::SeqCst),
+                                0,
+                                "runs overlapped"
+                            );
                             runs.fetch_add(1, Ordering::SeqCst);
                             // Each run takes 25s against a 10s interval.
                             tokio::time::sleep(Duration::from_secs(25)).await;
@@ -414,12 +418,19 @@ mod tests {
         let task = {
             let runs = runs.clone();
             tokio::spawn(async move {
-                drive(schedule, false, virtual_now, stop_rx, || {
-                    let runs = runs.clone();
-                    async move {
-                        runs.fetch_add(1, Ordering::SeqCst);
-                    }
-                }, |_| {})
+                drive(
+                    schedule,
+                    false,
+                    virtual_now,
+                    stop_rx,
+                    || {
+                        let runs = runs.clone();
+                        async move {
+                            runs.fetch_add(1, Ordering::SeqCst);
+                        }
+                    },
+                    |_| {},
+                )
                 .await
             })
         };
@@ -434,11 +445,20 @@ mod tests {
         let e = Schedule::parse("*/5 * * *").unwrap_err();
         assert!(e.contains("expected 5 fields"), "{e}");
         let e = Schedule::parse("61 * * * *").unwrap_err();
-        assert_eq!(e, "invalid cron expression `61 * * * *`: minute `61` is out of range 0-59");
+        assert_eq!(
+            e,
+            "invalid cron expression `61 * * * *`: minute `61` is out of range 0-59"
+        );
         let e = Schedule::parse("0 25 * * *").unwrap_err();
-        assert_eq!(e, "invalid cron expression `0 25 * * *`: hour `25` is out of range 0-23");
+        assert_eq!(
+            e,
+            "invalid cron expression `0 25 * * *`: hour `25` is out of range 0-23"
+        );
         let e = Schedule::parse("0 0 0 * 13 *").unwrap_err();
-        assert_eq!(e, "invalid cron expression `0 0 0 * 13 *`: month `13` is out of range 1-12");
+        assert_eq!(
+            e,
+            "invalid cron expression `0 0 0 * 13 *`: month `13` is out of range 1-12"
+        );
         assert!(Schedule::parse("@fortnightly")
             .unwrap_err()
             .contains("unknown schedule macro"));

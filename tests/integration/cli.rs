@@ -217,7 +217,13 @@ async fn the_demo_serves_its_drift_on_metrics() {
     let mut addr = None;
     while let Some(line) = lines.next_line().await.unwrap() {
         if let Some(rest) = line.trim().strip_prefix("metrics:") {
-            addr = Some(rest.trim().trim_start_matches("http://").trim_end_matches("/metrics").parse::<std::net::SocketAddr>().unwrap());
+            addr = Some(
+                rest.trim()
+                    .trim_start_matches("http://")
+                    .trim_end_matches("/metrics")
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap(),
+            );
             break;
         }
     }
@@ -232,16 +238,40 @@ async fn the_demo_serves_its_drift_on_metrics() {
     .await;
     use crate::common::sample;
     use driftwatch::demo::data::INJECTED;
-    assert_eq!(sample(&m, r#"driftwatch_rows{check="patients_rows",system="legacy"}"#), Some(INJECTED.legacy_patients as f64));
-    assert_eq!(sample(&m, r#"driftwatch_rows{check="patients_rows",system="modern"}"#), Some(INJECTED.modern_patients as f64));
     assert_eq!(
-        sample(&m, r#"driftwatch_row_count_difference{check="patients_rows"}"#),
+        sample(
+            &m,
+            r#"driftwatch_rows{check="patients_rows",system="legacy"}"#
+        ),
+        Some(INJECTED.legacy_patients as f64)
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"driftwatch_rows{check="patients_rows",system="modern"}"#
+        ),
+        Some(INJECTED.modern_patients as f64)
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"driftwatch_row_count_difference{check="patients_rows"}"#
+        ),
         Some((INJECTED.patients_missing_in_legacy - INJECTED.patients_missing_in_modern) as f64)
     );
-    assert_eq!(sample(&m, r#"driftwatch_check_status{check="patients_rows"}"#), Some(2.0));
-    assert_eq!(sample(&m, r#"driftwatch_check_status{check="appointments_rows"}"#), Some(0.0));
+    assert_eq!(
+        sample(&m, r#"driftwatch_check_status{check="patients_rows"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&m, r#"driftwatch_check_status{check="appointments_rows"}"#),
+        Some(0.0)
+    );
     // The config it wrote works with the other commands too.
-    let (code, out, _) = run(&["check", "-c", "driftwatch.yaml", "appointments_rows"], dir.path());
+    let (code, out, _) = run(
+        &["check", "-c", "driftwatch.yaml", "appointments_rows"],
+        dir.path(),
+    );
     assert_eq!(code, 0, "{out}");
     child.kill().await.unwrap();
 }
@@ -249,7 +279,9 @@ async fn the_demo_serves_its_drift_on_metrics() {
 /// A check's own `timeout` ends a run that takes too long, as an error that says so.
 #[tokio::test]
 async fn a_check_that_runs_past_its_timeout_is_an_error() {
-    let Some(pg) = Db::connect(Backend::Postgres).await else { return };
+    let Some(pg) = Db::connect(Backend::Postgres).await else {
+        return;
+    };
     let t = pg.table("slowcheck", 2, 1).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -266,6 +298,9 @@ async fn a_check_that_runs_past_its_timeout_is_an_error() {
     assert_eq!(code, 2, "{out}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     let error = doc["checks"][0]["error"].as_str().unwrap();
-    assert!(error.starts_with("timed out after 1s (the check's `timeout`)"), "{error}");
+    assert!(
+        error.starts_with("timed out after 1s (the check's `timeout`)"),
+        "{error}"
+    );
     pg.drop_table(&t).await;
 }

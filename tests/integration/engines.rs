@@ -237,3 +237,67 @@ async fn sqlite_interrupts_a_slow_query() {
     let err = sys.execute(sql).await.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Timeout, "{err}");
 }
+
+/// Ten concurrent checks against a system with `max_connections: 2` never hold more than two
+/// statements (or connections) on the server at once.
+async fn load_is_bounded_by_max_connections(db: Db, sleep_filter: &str, active_sql: &str) {
+    let t = db.table("bounded", 1, 1).await;
+    let (sys, _) = system_for(&db.url, "    max_connections: 2\n");
+    let marker = unique("marker");
+    let filter = format!("{sleep_filter} AND '{marker}' = '{marker}'");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let queries = async {
+        let r = futures::future::join_all((0..10).map(|_| sys.count_rows(&t, Some(&filter)))).await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        r
+    };
+    let watch = async {
+        let mut most = 0;
+        let sql = active_sql.replace("MARKER", &marker);
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            most = most.max(db.scalar_i64(&sql).await);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        most
+    };
+    let (results, most) = tokio::join!(queries, watch);
+    assert!(
+        results.iter().all(|r| r.as_ref().is_ok_and(|n| *n == 1)),
+        "{results:?}"
+    );
+    assert!(
+        most <= 2,
+        "{most} statements ran at once against max_connections 2"
+    );
+    assert!(
+        most >= 1,
+        "the watcher never saw a statement running: the test proves nothing"
+    );
+    db.drop_table(&t).await;
+}
+
+#[tokio::test]
+async fn postgres_load_is_bounded_by_max_connections() {
+    let Some(db) = Db::connect(Backend::Postgres).await else {
+        return;
+    };
+    load_is_bounded_by_max_connections(
+        db,
+        "pg_sleep(0.3) IS NOT NULL",
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'driftwatch' AND query LIKE '%MARKER%' AND pid <> pg_backend_pid()",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn mariadb_load_is_bounded_by_max_connections() {
+    let Some(db) = Db::connect(Backend::MySql).await else {
+        return;
+    };
+    load_is_bounded_by_max_connections(
+        db,
+        "SLEEP(0.3) = 0",
+        "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE '%MARKER%' AND info NOT LIKE '%processlist%'",
+    )
+    .await;
+}

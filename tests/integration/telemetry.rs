@@ -8,9 +8,12 @@ use axum::routing::post;
 
 use crate::common::{Backend, Db};
 
+/// One OTLP request: its content type and body.
+type Export = (String, Vec<u8>);
+
 #[tokio::test]
 async fn check_runs_are_exported_as_otlp_traces() {
-    let received: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let received: Arc<Mutex<Vec<Export>>> = Arc::default();
     let sink = received.clone();
     let app = axum::Router::new().route(
         "/v1/traces",
@@ -36,7 +39,10 @@ async fn check_runs_are_exported_as_otlp_traces() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("driftwatch.yaml"),
-        format!("systems:\n  a: {{url: \"{0}\"}}\n  b: {{url: \"{0}\"}}\nchecks: [c.yaml]\n", db.url),
+        format!(
+            "systems:\n  a: {{url: \"{0}\"}}\n  b: {{url: \"{0}\"}}\nchecks: [c.yaml]\n",
+            db.url
+        ),
     )
     .unwrap();
     std::fs::write(
@@ -51,7 +57,12 @@ async fn check_runs_are_exported_as_otlp_traces() {
         .output()
         .await
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got = received.lock().unwrap().clone();
     assert!(!got.is_empty(), "no OTLP export arrived");
     let (content_type, body) = &got[0];
@@ -60,5 +71,8 @@ async fn check_runs_are_exported_as_otlp_traces() {
     // Protobuf keeps strings as they are: the service, the check span and its query spans.
     assert!(contains("driftwatch"), "service name missing");
     assert!(contains("traced_rows"), "check span missing");
-    assert!(contains("db.statement") && contains(&format!("SELECT COUNT(*) FROM \"{t}\"")), "query span missing");
+    assert!(
+        contains("db.statement") && contains(&format!("SELECT COUNT(*) FROM \"{t}\"")),
+        "query span missing"
+    );
 }
