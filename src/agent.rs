@@ -17,6 +17,9 @@ use crate::schedule;
 use crate::state::State;
 use crate::system::Systems;
 
+/// Differences a scheduled run keeps in its result (the API and alerts show them).
+const AGENT_SAMPLES: usize = 100;
+
 /// How often an idle system is pinged, so `driftwatch_system_up` stays current between checks.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(15);
 
@@ -174,7 +177,14 @@ impl Agent {
 }
 
 async fn run_once(shared: &Shared, check: &Arc<CheckConfig>) {
-    let run = check::run(check, &shared.systems).await;
+    let run = check::run(
+        check,
+        &shared.systems,
+        &check::RunOptions {
+            samples: Some(AGENT_SAMPLES),
+        },
+    )
+    .await;
     run.record(check, &shared.metrics);
     if let Err(e) = shared.state.record(&run).await {
         tracing::error!(check = %check.name, error = %e, "could not record the run in the state store");

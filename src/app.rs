@@ -57,6 +57,7 @@ pub async fn check(
     config_path: &Path,
     names: &[String],
     format: OutputFormat,
+    options: &check::RunOptions,
     out: &mut dyn Write,
 ) -> i32 {
     let Some(config) = load(config_path) else {
@@ -86,7 +87,7 @@ pub async fn check(
     }
     let metrics = Arc::new(Metrics::new());
     let systems = Systems::new(&config.systems, &metrics);
-    let runs = check::run_all(&selected, &systems).await;
+    let runs = check::run_all(&selected, &systems, options).await;
     systems.close().await;
     let written = match format {
         OutputFormat::Json => {
@@ -231,7 +232,12 @@ pub async fn validate(config_path: &Path, connect: bool, out: &mut dyn Write) ->
     }
     for check in &config.checks {
         let mut problems = Vec::new();
-        for (system, table, filter) in sides(check) {
+        for side in check.sides() {
+            let (system, table, filter) = (
+                side.system.as_str(),
+                side.table.as_str(),
+                side.filter.as_deref(),
+            );
             let Some(sys) = systems.get(system) else {
                 continue;
             };
@@ -264,17 +270,6 @@ pub async fn validate(config_path: &Path, connect: bool, out: &mut dyn Write) ->
         EXIT_ERROR
     } else {
         EXIT_OK
-    }
-}
-
-/// The (system, table, filter) each side of a check reads.
-fn sides(check: &config::CheckConfig) -> Vec<(&str, &str, Option<&str>)> {
-    match &check.spec {
-        config::CheckSpec::RowCount(spec) => spec
-            .sides
-            .iter()
-            .map(|s| (s.system.as_str(), s.table.as_str(), s.filter.as_deref()))
-            .collect(),
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod app;
 pub mod check;
+pub mod compare;
 pub mod config;
 pub mod demo;
 pub mod http;

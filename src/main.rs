@@ -91,11 +91,18 @@ fn main() {
                 format,
                 samples,
             } => {
-                if samples != "all" && samples.parse::<usize>().is_err() {
-                    eprintln!("driftwatch: --samples takes a number or `all`, not `{samples}`");
-                    return app::EXIT_ERROR;
-                }
-                app::check(&config, &names, format, &mut std::io::stdout()).await
+                let samples = match samples.as_str() {
+                    "all" => None,
+                    n => match n.parse::<usize>() {
+                        Ok(n) => Some(n),
+                        Err(_) => {
+                            eprintln!("driftwatch: --samples takes a number or `all`, not `{samples}`");
+                            return app::EXIT_ERROR;
+                        }
+                    },
+                };
+                let options = driftwatch::check::RunOptions { samples };
+                app::check(&config, &names, format, &options, &mut std::io::stdout()).await
             }
             Command::Validate { config, connect } => {
                 app::validate(&config, connect, &mut std::io::stdout()).await

@@ -3,8 +3,10 @@
 //! module runs a check under its timeout, grades the outcome against the thresholds, and
 //! records the resulting [`CheckRun`] in the metrics and logs.
 
+mod hash_diff;
 mod row_count;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,6 +60,65 @@ pub struct Outcome {
     pub finding: f64,
     /// What a percentage threshold is a share of.
     pub total: f64,
+    pub differences: Option<Differences>,
+    pub samples: Vec<Difference>,
+    pub load: Vec<(String, crate::compare::diff::Load)>,
+}
+
+/// How many rows differ, and how.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Differences {
+    /// Rows missing on each system.
+    pub missing: Vec<(String, u64)>,
+    pub changed: u64,
+}
+
+impl Serialize for Differences {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.missing.len() + 1))?;
+        for (system, n) in &self.missing {
+            map.serialize_entry(&format!("missing_in_{system}"), n)?;
+        }
+        map.serialize_entry("changed", &self.changed)?;
+        map.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Differences {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map: BTreeMap<String, u64> = serde::Deserialize::deserialize(d)?;
+        Ok(Differences {
+            changed: map.get("changed").copied().unwrap_or(0),
+            missing: map
+                .iter()
+                .filter_map(|(k, v)| k.strip_prefix("missing_in_").map(|s| (s.to_string(), *v)))
+                .collect(),
+        })
+    }
+}
+
+/// One differing record, as on-call reads it.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
+pub struct Difference {
+    pub key: serde_json::Map<String, serde_json::Value>,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub columns: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub values: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// How a run is asked for.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Most differences listed in a result; `None` lists all.
+    pub samples: Option<usize>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { samples: Some(20) }
+    }
 }
 
 /// One run of one check: the result JSON of `check --format json` and the API.
@@ -78,6 +139,17 @@ pub struct CheckRun {
     pub rows: Vec<(String, i64)>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub row_count_difference: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub differences: Option<Differences>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub samples: Option<Vec<Difference>>,
+    #[serde(
+        serialize_with = "load_map",
+        deserialize_with = "load_map_de",
+        skip_serializing_if = "Vec::is_empty",
+        default
+    )]
+    pub load: Vec<(String, crate::compare::diff::Load)>,
     pub thresholds: ThresholdsOut,
     pub error: Option<String>,
 }
@@ -98,6 +170,24 @@ fn ordered_map<S: Serializer>(v: &[(String, i64)], s: S) -> Result<S::Ok, S::Err
         map.serialize_entry(k, n)?;
     }
     map.end()
+}
+
+fn load_map<S: Serializer>(
+    v: &[(String, crate::compare::diff::Load)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut map = s.serialize_map(Some(v.len()))?;
+    for (k, n) in v {
+        map.serialize_entry(k, n)?;
+    }
+    map.end()
+}
+
+fn load_map_de<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(String, crate::compare::diff::Load)>, D::Error> {
+    let map: BTreeMap<String, crate::compare::diff::Load> = serde::Deserialize::deserialize(d)?;
+    Ok(map.into_iter().collect())
 }
 
 fn ordered_map_de<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, i64)>, D::Error> {
@@ -130,14 +220,18 @@ pub enum CheckError {
     UnknownSystem(String),
     #[error("{0}; {1}")]
     Both(Box<CheckError>, Box<CheckError>),
+    #[error(transparent)]
+    Diff(#[from] crate::compare::diff::DiffError),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Run `check` once, now, within its timeout.
-pub async fn run(check: &CheckConfig, systems: &Systems) -> CheckRun {
+pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -> CheckRun {
     let started_at = Utc::now();
     let clock = Instant::now();
     let span = tracing::info_span!("check", check = %check.name, kind = check.kind.as_str());
-    let result = tokio::time::timeout(check.timeout, evaluate(check, systems))
+    let result = tokio::time::timeout(check.timeout, evaluate(check, systems, options))
         .instrument(span)
         .await;
     let duration_seconds = clock.elapsed().as_secs_f64();
@@ -153,14 +247,20 @@ pub async fn run(check: &CheckConfig, systems: &Systems) -> CheckRun {
         duration_seconds,
         rows: Vec::new(),
         row_count_difference: None,
+        differences: None,
+        samples: None,
+        load: Vec::new(),
         thresholds,
         error: None,
     };
     match result {
         Ok(Ok(outcome)) => CheckRun {
             status: grade(&outcome, check),
+            samples: outcome.differences.as_ref().map(|_| outcome.samples.clone()),
             rows: outcome.rows,
             row_count_difference: outcome.row_count_difference,
+            differences: outcome.differences,
+            load: outcome.load,
             ..base
         },
         Ok(Err(e)) => CheckRun {
@@ -177,9 +277,14 @@ pub async fn run(check: &CheckConfig, systems: &Systems) -> CheckRun {
     }
 }
 
-async fn evaluate(check: &CheckConfig, systems: &Systems) -> Result<Outcome, CheckError> {
+async fn evaluate(
+    check: &CheckConfig,
+    systems: &Systems,
+    options: &RunOptions,
+) -> Result<Outcome, CheckError> {
     match &check.spec {
         CheckSpec::RowCount(spec) => row_count::run(spec, systems).await,
+        CheckSpec::HashDiff(spec) => hash_diff::run(check, spec, systems, options).await,
     }
 }
 
@@ -304,6 +409,10 @@ impl CheckRun {
 
 /// Runs every given check once, concurrently (each system's `max_connections` still bounds
 /// the load), in the given order.
-pub async fn run_all(checks: &[Arc<CheckConfig>], systems: &Systems) -> Vec<CheckRun> {
-    futures::future::join_all(checks.iter().map(|c| run(c, systems))).await
+pub async fn run_all(
+    checks: &[Arc<CheckConfig>],
+    systems: &Systems,
+    options: &RunOptions,
+) -> Vec<CheckRun> {
+    futures::future::join_all(checks.iter().map(|c| run(c, systems, options))).await
 }

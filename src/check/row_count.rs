@@ -30,5 +30,6 @@ pub async fn run(spec: &RowCountSpec, systems: &Systems) -> Result<Outcome, Chec
         row_count_difference: Some(difference),
         finding: difference.unsigned_abs() as f64,
         total: na.max(nb) as f64,
+        ..Outcome::default()
     })
 }

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::compare::normalize::LogicalType;
 use crate::schedule::Schedule;
 use crate::secret::{Secret, SecretUrl};
 use yaml::{Node, NodeKind, Pos, Spanned};
@@ -245,14 +246,16 @@ pub enum SinkKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CheckKind {
     RowCount,
+    HashDiff,
 }
 
 impl CheckKind {
-    pub const ALL: &'static [CheckKind] = &[CheckKind::RowCount];
+    pub const ALL: &'static [CheckKind] = &[CheckKind::RowCount, CheckKind::HashDiff];
 
     pub fn as_str(self) -> &'static str {
         match self {
             CheckKind::RowCount => "row_count",
+            CheckKind::HashDiff => "hash_diff",
         }
     }
 
@@ -264,9 +267,23 @@ impl CheckKind {
     fn fields(self) -> &'static [&'static str] {
         match self {
             CheckKind::RowCount => COMMON_CHECK_FIELDS,
+            CheckKind::HashDiff => HASH_DIFF_FIELDS,
         }
     }
 }
+
+const HASH_DIFF_FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "description",
+    "schedule",
+    "timeout",
+    "thresholds",
+    "alert",
+    "columns",
+    "key_names",
+    "grace",
+];
 
 const COMMON_CHECK_FIELDS: &[&str] = &[
     "name",
@@ -296,8 +313,14 @@ pub struct CheckConfig {
 impl CheckConfig {
     /// The systems this check reads, in the order its sides are written.
     pub fn systems(&self) -> Vec<&str> {
+        self.sides().iter().map(|s| s.system.as_str()).collect()
+    }
+
+    /// Each side's table and filter, in side order.
+    pub fn sides(&self) -> Vec<&TableSide> {
         match &self.spec {
-            CheckSpec::RowCount(spec) => spec.sides.iter().map(|s| s.system.as_str()).collect(),
+            CheckSpec::RowCount(spec) => spec.sides.iter().collect(),
+            CheckSpec::HashDiff(spec) => spec.sides.iter().map(|s| &s.table).collect(),
         }
     }
 }
@@ -305,6 +328,34 @@ impl CheckConfig {
 #[derive(Clone, Debug)]
 pub enum CheckSpec {
     RowCount(RowCountSpec),
+    HashDiff(HashDiffSpec),
+}
+
+/// A content comparison: rows matched by key, mapped columns compared by canonical value.
+#[derive(Clone, Debug)]
+pub struct HashDiffSpec {
+    pub sides: [KeyedSide; 2],
+    /// The key's logical names, as results report them.
+    pub key_names: Vec<String>,
+    /// The mapped columns; `None` compares every column both tables share by name.
+    pub columns: Option<Vec<ColumnMapping>>,
+    /// How long a difference must persist before it counts as drift.
+    pub grace: Option<Duration>,
+}
+
+#[derive(Clone, Debug)]
+pub struct KeyedSide {
+    pub table: TableSide,
+    /// Key column expressions, in order.
+    pub key: Vec<String>,
+}
+
+/// One logical column: an expression per side (in side order) and how to compare it.
+#[derive(Clone, Debug)]
+pub struct ColumnMapping {
+    pub name: String,
+    pub exprs: [String; 2],
+    pub ty: Option<LogicalType>,
 }
 
 #[derive(Clone, Debug)]
@@ -452,6 +503,7 @@ struct RawTableSide {
     table: Spanned<String>,
     #[serde(rename = "where")]
     filter: Option<String>,
+    key: Option<Spanned<Vec<String>>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -843,11 +895,14 @@ impl Builder<'_> {
         // Known keys go to serde; a key naming a system is that system's side; the rest is a typo.
         let allowed = kind.map(CheckKind::fields).unwrap_or(COMMON_CHECK_FIELDS);
         let mut own = Vec::new();
+        let mut extras: Vec<(Node, Node)> = Vec::new();
         let mut sides = Vec::new();
         for (key, value) in entries {
             let k = key.as_str().unwrap_or("");
-            if allowed.contains(&k) {
+            if COMMON_CHECK_FIELDS.contains(&k) {
                 own.push((key.clone(), value.clone()));
+            } else if allowed.contains(&k) {
+                extras.push((key.clone(), value.clone()));
             } else if system_names.contains(&k) {
                 sides.push((key, value));
             } else if kind.is_some() {
@@ -877,7 +932,11 @@ impl Builder<'_> {
                         },
                         pos: key.pos,
                     };
-                    own.push((renamed, value.clone()));
+                    if COMMON_CHECK_FIELDS.contains(&best) {
+                        own.push((renamed, value.clone()));
+                    } else {
+                        extras.push((renamed, value.clone()));
+                    }
                 }
             }
         }
@@ -886,6 +945,9 @@ impl Builder<'_> {
         let spec = match kind {
             CheckKind::RowCount => {
                 row_count_spec(node.pos, &label, &sides, d).map(CheckSpec::RowCount)
+            }
+            CheckKind::HashDiff => {
+                hash_diff_spec(node.pos, &label, &sides, &extras, d).map(CheckSpec::HashDiff)
             }
         };
         let raw: RawCheck = d.deserialize(&Node {
@@ -1101,6 +1163,214 @@ fn row_count_spec(
     }
     let [a, b]: [TableSide; 2] = out.try_into().ok()?;
     Some(RowCountSpec { sides: [a, b] })
+}
+
+fn table_side(key: &Node, raw: RawTableSide, d: &mut Diag<'_>) -> Option<TableSide> {
+    if raw.table.value.trim().is_empty() {
+        d.err(
+            raw.table.pos,
+            "`table` is empty: name the table, e.g. `table: clinic.patients`",
+        );
+        return None;
+    }
+    Some(TableSide {
+        system: key.as_str().unwrap_or_default().to_string(),
+        table: raw.table.value.trim().to_string(),
+        filter: raw.filter.filter(|f| !f.trim().is_empty()),
+    })
+}
+
+fn hash_diff_spec(
+    pos: Pos,
+    label: &str,
+    sides: &[(&Node, &Node)],
+    extras: &[(Node, Node)],
+    d: &mut Diag<'_>,
+) -> Option<HashDiffSpec> {
+    let sides = two_sides(pos, label, "hash_diff", sides, d)?;
+    let mut keyed = Vec::new();
+    let mut ok = true;
+    for (key, value) in sides {
+        let Some(raw) = d.deserialize::<RawTableSide>(value) else {
+            ok = false;
+            continue;
+        };
+        let Some(columns) = raw.key.clone() else {
+            d.err(value.pos, format!("missing field `key`: a hash_diff side needs the key column(s) that match rows, e.g. `key: [id]`{label}"));
+            ok = false;
+            continue;
+        };
+        if columns.value.is_empty() || columns.value.iter().any(|c| c.trim().is_empty()) {
+            d.err(
+                columns.pos,
+                "`key` must list at least one column, none of them empty",
+            );
+            ok = false;
+            continue;
+        }
+        let Some(table) = table_side(key, raw, d) else {
+            ok = false;
+            continue;
+        };
+        keyed.push((
+            columns.pos,
+            KeyedSide {
+                table,
+                key: columns.value.iter().map(|c| c.trim().to_string()).collect(),
+            },
+        ));
+    }
+    let system_names: Vec<String> = sides
+        .iter()
+        .map(|(k, _)| k.as_str().unwrap_or("").to_string())
+        .collect();
+    let mut columns = None;
+    let mut key_names = None;
+    let mut grace = None;
+    for (key, value) in extras {
+        match key.as_str().unwrap_or("") {
+            "columns" => columns = column_mappings(value, &system_names, d),
+            "key_names" => match d.deserialize::<Spanned<Vec<String>>>(value) {
+                Some(names) => key_names = Some(names),
+                None => ok = false,
+            },
+            "grace" => match d.deserialize::<Spanned<String>>(value) {
+                Some(g) => match duration(&g, d) {
+                    Some(v) => grace = Some(v),
+                    None => ok = false,
+                },
+                None => ok = false,
+            },
+            _ => {}
+        }
+        if key.as_str() == Some("columns") && columns.is_none() {
+            ok = false;
+        }
+    }
+    if !ok || keyed.len() != 2 {
+        return None;
+    }
+    let (pos_b, b) = keyed.pop()?;
+    let (_, a) = keyed.pop()?;
+    if a.key.len() != b.key.len() {
+        d.err(pos_b, format!("the two sides' keys have different lengths ({} and {}): list the matching key columns in the same order on both sides", a.key.len(), b.key.len()));
+        return None;
+    }
+    let key_names = match key_names {
+        Some(names) if names.value.len() != a.key.len() => {
+            d.err(
+                names.pos,
+                format!(
+                    "`key_names` has {} names for a key of {} columns",
+                    names.value.len(),
+                    a.key.len()
+                ),
+            );
+            return None;
+        }
+        Some(names) => names.value,
+        // Results name the key as the second side (usually the new system) does.
+        None => b
+            .key
+            .iter()
+            .map(|k| k.rsplit('.').next().unwrap_or(k).to_string())
+            .collect(),
+    };
+    Some(HashDiffSpec {
+        sides: [a, b],
+        key_names,
+        columns,
+        grace,
+    })
+}
+
+/// `columns:` maps logical names to one expression per system and an optional `type`.
+fn column_mappings(
+    node: &Node,
+    systems: &[String],
+    d: &mut Diag<'_>,
+) -> Option<Vec<ColumnMapping>> {
+    let Some(entries) = node.as_map() else {
+        d.err(node.pos, format!("`columns` must be a mapping of logical column names to `{{{}: <expr>, {}: <expr>, type: <type>}}`, found {}", systems[0], systems[1], node.describe()));
+        return None;
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (name_node, value) in entries {
+        let name = name_node.as_str().unwrap_or("").to_string();
+        if name.is_empty() {
+            d.err(name_node.pos, "a column needs a name");
+            ok = false;
+            continue;
+        }
+        let Some(fields) = value.as_map() else {
+            d.err(value.pos, format!("column `{name}` must be a mapping such as `{{{}: EXPR, {}: EXPR, type: text}}`, found {}", systems[0], systems[1], value.describe()));
+            ok = false;
+            continue;
+        };
+        let mut exprs: [Option<String>; 2] = [None, None];
+        let mut ty = None;
+        for (k, v) in fields {
+            let field = k.as_str().unwrap_or("");
+            if field == "type" {
+                match d.deserialize::<Spanned<String>>(v) {
+                    Some(t) => match t.value.parse::<LogicalType>() {
+                        Ok(parsed) => ty = Some(parsed),
+                        Err(e) => {
+                            d.err(t.pos, e);
+                            ok = false;
+                        }
+                    },
+                    None => ok = false,
+                }
+            } else if let Some(i) = systems.iter().position(|s| s == field) {
+                match d.deserialize::<String>(v) {
+                    Some(e) if !e.trim().is_empty() => exprs[i] = Some(e.trim().to_string()),
+                    Some(_) => {
+                        d.err(
+                            v.pos,
+                            format!("column `{name}`: the expression for `{field}` is empty"),
+                        );
+                        ok = false;
+                    }
+                    None => ok = false,
+                }
+            } else {
+                let mut candidates: Vec<&str> = systems.iter().map(String::as_str).collect();
+                candidates.push("type");
+                let mut msg = format!(
+                    "unknown field `{field}` in column `{name}`, expected {} or `type`",
+                    list(&candidates[..2])
+                );
+                if let Some(best) = closest(field, &candidates) {
+                    msg.push_str(&format!(" (did you mean `{best}`?)"));
+                }
+                d.err(k.pos, msg);
+                ok = false;
+            }
+        }
+        match exprs {
+            [Some(a), Some(b)] => out.push(ColumnMapping {
+                name,
+                exprs: [a, b],
+                ty,
+            }),
+            [a, _] => {
+                let missing = if a.is_none() {
+                    &systems[0]
+                } else {
+                    &systems[1]
+                };
+                d.err(value.pos, format!("column `{name}` has no expression for `{missing}`: write the SQL that gives this column on that system"));
+                ok = false;
+            }
+        }
+    }
+    if out.is_empty() && ok {
+        d.err(node.pos, "`columns` is empty: map at least one column, or leave `columns` out to compare every column both tables share");
+        return None;
+    }
+    ok.then_some(out)
 }
 
 fn two_sides<'n>(

@@ -80,7 +80,9 @@ checks:
     assert_eq!(check.name, "patients_rows");
     assert_eq!(check.thresholds.warning, Some(Threshold::Count(1.0)));
     assert_eq!(check.thresholds.critical, Some(Threshold::Percent(0.5)));
-    let CheckSpec::RowCount(spec) = &check.spec;
+    let CheckSpec::RowCount(spec) = &check.spec else {
+        panic!("a row_count spec")
+    };
     assert_eq!(spec.sides[0].system, "legacy");
     assert_eq!(spec.sides[0].filter.as_deref(), Some("ACTIVE_FLG = 'Y'"));
     assert_eq!(spec.sides[1].table, "clinic.patients");

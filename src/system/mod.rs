@@ -10,6 +10,7 @@
 
 mod mysql;
 mod postgres;
+pub mod sql;
 mod sqlite;
 
 use std::sync::atomic::{AtomicI8, Ordering};
@@ -19,6 +20,7 @@ use futures::future::BoxFuture;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
+use crate::compare::Native;
 use crate::config::{EngineKind, SystemConfig};
 use crate::metrics::Metrics;
 use crate::secret::scrub;
@@ -128,6 +130,21 @@ pub trait Engine: Send + Sync + 'static {
     /// Sort an error into what an operator acts on.
     fn classify(&self, error: &sqlx::Error) -> DbErrorKind;
 
+    /// How this engine writes the comparison queries.
+    fn dialect(&self) -> &dyn sql::Dialect;
+
+    /// Run a query whose result columns are all text (or NULL).
+    fn fetch_strings<'a>(
+        &'a self,
+        query: &'a sql::Query,
+    ) -> BoxFuture<'a, Result<Vec<Vec<Option<String>>>, sqlx::Error>>;
+
+    /// Names and types of a query's result columns, without running it.
+    fn describe<'a>(
+        &'a self,
+        sql: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, Native)>, sqlx::Error>>;
+
     /// Close every connection.
     fn close(&self) -> BoxFuture<'_, ()>;
 }
@@ -208,11 +225,11 @@ impl System {
     }
 
     /// Run one statement under the system's limits, instrumented.
-    async fn query<T>(
-        &self,
-        sql: &str,
+    async fn query<'a, T>(
+        &'a self,
+        sql: &'a str,
         rows_returned: impl Fn(&T) -> u64,
-        run: impl for<'e> FnOnce(&'e dyn Engine, &'e str) -> BoxFuture<'e, Result<T, sqlx::Error>>,
+        run: impl FnOnce(&'a dyn Engine, &'a str) -> BoxFuture<'a, Result<T, sqlx::Error>>,
     ) -> Result<T, DbError> {
         let span = tracing::info_span!(
             "query",
@@ -267,6 +284,31 @@ impl System {
         self.query(&sql, |_| 0, |engine, sql| engine.execute(sql))
             .await
             .map(|_| ())
+    }
+
+    /// Run a comparison query (all-text result), instrumented like every other query.
+    pub async fn fetch_strings(
+        &self,
+        query: &sql::Query,
+    ) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        self.query(
+            &query.sql,
+            |rows: &Vec<Vec<Option<String>>>| rows.len() as u64,
+            |engine, _| engine.fetch_strings(query),
+        )
+        .await
+    }
+
+    /// Names and types of the result columns of `SELECT <exprs> FROM table` (all columns
+    /// when `exprs` is empty); reads no rows.
+    pub async fn describe(
+        &self,
+        table: &str,
+        exprs: &[String],
+    ) -> Result<Vec<(String, Native)>, DbError> {
+        let sql = sql::describe(self.engine.dialect(), table, exprs);
+        self.query(&sql, |_| 0, |engine, sql| engine.describe(sql))
+            .await
     }
 
     /// Connect if needed and return the server version; updates `driftwatch_system_up`.

@@ -9,8 +9,12 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolO
 use sqlx::{ConnectOptions, Executor};
 use std::str::FromStr;
 
+use super::sql::{Dialect, Param, Query};
 use super::{classify_common, DbErrorKind, Engine};
+use crate::compare::normalize::LogicalType;
+use crate::compare::{Col, Native};
 use crate::config::{EngineKind, SystemConfig};
+use sqlx::{Column, Row, TypeInfo};
 
 pub struct MySqlEngine {
     pool: MySqlPool,
@@ -103,7 +107,146 @@ impl Engine for MySqlEngine {
         }
     }
 
+    fn dialect(&self) -> &dyn Dialect {
+        &MySqlDialect
+    }
+
+    fn fetch_strings<'a>(
+        &'a self,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<Vec<Vec<Option<String>>>, sqlx::Error>> {
+        async move {
+            let mut q = sqlx::query(&query.sql);
+            for p in &query.params {
+                q = match p {
+                    Param::Int(i) => q.bind(*i),
+                    Param::Text(s) => q.bind(s.as_str()),
+                };
+            }
+            let rows = q.fetch_all(&self.pool).await?;
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| r.try_get::<Option<String>, _>(i))
+                        .collect()
+                })
+                .collect()
+        }
+        .boxed()
+    }
+
+    fn describe<'a>(
+        &'a self,
+        sql: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, Native)>, sqlx::Error>> {
+        async move {
+            let d = (&self.pool).describe(sql).await?;
+            Ok(d.columns()
+                .iter()
+                .map(|c| (c.name().to_string(), native(c.type_info().name())))
+                .collect())
+        }
+        .boxed()
+    }
+
     fn close(&self) -> BoxFuture<'_, ()> {
         self.pool.close().boxed()
+    }
+}
+
+/// MySQL's and MariaDB's comparison SQL.
+pub struct MySqlDialect;
+
+impl Dialect for MySqlDialect {
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("`{}`", ident.replace('`', "``"))
+    }
+
+    fn placeholder(&self, _n: usize, ty: LogicalType) -> String {
+        match ty {
+            LogicalType::Int => "?".to_string(),
+            LogicalType::Date => "CAST(? AS DATE)".to_string(),
+            // Compared as UTF-8 bytes: no collation, no PAD SPACE.
+            _ => "CAST(CONVERT(? USING utf8mb4) AS BINARY)".to_string(),
+        }
+    }
+
+    fn key_operand(&self, col: &Col) -> String {
+        match col.ty {
+            LogicalType::Int => format!("({})", col.expr),
+            LogicalType::Date => format!("CAST(({}) AS DATE)", col.expr),
+            _ => format!("CAST(CONVERT(({}) USING utf8mb4) AS BINARY)", col.expr),
+        }
+    }
+
+    fn canonical(&self, col: &Col, tz: chrono_tz::Tz) -> String {
+        let e = &col.expr;
+        match col.ty {
+            LogicalType::Int => match col.native {
+                Native::Int => format!("CAST(({e}) AS CHAR)"),
+                _ => format!("CAST(CAST(({e}) AS DECIMAL(65,0)) AS CHAR)"),
+            },
+            LogicalType::Decimal(s) => format!("CAST(CAST(({e}) AS DECIMAL(65,{s})) AS CHAR)"),
+            LogicalType::Bool => match col.native {
+                Native::Text | Native::Other => format!(
+                    "CASE WHEN LOWER(({e})) IN ('1','t','true','y','yes','on') THEN '1' \
+                     WHEN LOWER(({e})) IN ('0','f','false','n','no','off') THEN '0' END"
+                ),
+                _ => format!("CASE WHEN ({e}) <> 0 THEN '1' WHEN ({e}) = 0 THEN '0' END"),
+            },
+            LogicalType::Text => format!("CONVERT(({e}) USING utf8mb4)"),
+            LogicalType::Date => format!("DATE_FORMAT(({e}), '%Y-%m-%d')"),
+            LogicalType::Timestamp(p) => {
+                // TIMESTAMP columns arrive in the session zone, which is UTC; DATETIME columns
+                // are zone-less and read in the system's zone.
+                let utc = match col.native {
+                    Native::Timestamp { zoned: true } => format!("({e})"),
+                    _ if tz == chrono_tz::UTC => format!("({e})"),
+                    _ => format!(
+                        "CONVERT_TZ(({e}), '{}', '+00:00')",
+                        tz.name().replace('\'', "''")
+                    ),
+                };
+                let len = if p == 0 { 19 } else { 20 + p as usize };
+                format!("LEFT(DATE_FORMAT({utc}, '%Y-%m-%d %H:%i:%s.%f'), {len})")
+            }
+            LogicalType::Uuid => format!("LOWER(CONVERT(({e}) USING utf8mb4))"),
+            LogicalType::Bytes => format!("LOWER(HEX(({e})))"),
+        }
+    }
+
+    fn text_token(&self, c: &str) -> String {
+        format!("COALESCE(CONCAT('V', CHAR_LENGTH({c}), ':', {c}), 'N')")
+    }
+
+    fn hash60(&self, text: &str) -> String {
+        format!("CAST(CONV(SUBSTRING(MD5({text}), 1, 15), 16, 10) AS UNSIGNED)")
+    }
+
+    fn to_text(&self, expr: &str) -> String {
+        format!("CAST({expr} AS CHAR)")
+    }
+
+    fn int_div(&self, a: &str, b: &str) -> String {
+        format!("({a} DIV {b})")
+    }
+}
+
+/// Maps MySQL/MariaDB type names (as the driver reports them) to what comparison needs.
+fn native(type_name: &str) -> Native {
+    let t = type_name.trim_end_matches(" UNSIGNED");
+    match t {
+        "BOOLEAN" => Native::Bool,
+        "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => Native::Int,
+        "DECIMAL" => Native::Decimal,
+        "FLOAT" | "DOUBLE" => Native::Float,
+        "VARCHAR" | "CHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" | "SET" => {
+            Native::Text
+        }
+        "DATE" => Native::Date,
+        "DATETIME" => Native::Timestamp { zoned: false },
+        "TIMESTAMP" => Native::Timestamp { zoned: true },
+        "VARBINARY" | "BINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" => Native::Bytes,
+        _ => Native::Other,
     }
 }

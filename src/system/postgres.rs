@@ -7,8 +7,12 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::ConnectOptions;
 use std::str::FromStr;
 
+use super::sql::{Dialect, Param, Query};
 use super::{classify_common, DbErrorKind, Engine};
+use crate::compare::normalize::LogicalType;
+use crate::compare::{Col, Native};
 use crate::config::{EngineKind, SystemConfig};
+use sqlx::{Column, Executor, Row, TypeInfo};
 
 pub struct PostgresEngine {
     pool: PgPool,
@@ -87,7 +91,147 @@ impl Engine for PostgresEngine {
         }
     }
 
+    fn dialect(&self) -> &dyn Dialect {
+        &PgDialect
+    }
+
+    fn fetch_strings<'a>(
+        &'a self,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<Vec<Vec<Option<String>>>, sqlx::Error>> {
+        async move {
+            let mut q = sqlx::query(&query.sql);
+            for p in &query.params {
+                q = match p {
+                    Param::Int(i) => q.bind(*i),
+                    Param::Text(s) => q.bind(s.as_str()),
+                };
+            }
+            let rows = q.fetch_all(&self.pool).await?;
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| r.try_get::<Option<String>, _>(i))
+                        .collect()
+                })
+                .collect()
+        }
+        .boxed()
+    }
+
+    fn describe<'a>(
+        &'a self,
+        sql: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, Native)>, sqlx::Error>> {
+        async move {
+            let d = (&self.pool).describe(sql).await?;
+            Ok(d.columns()
+                .iter()
+                .map(|c| (c.name().to_string(), native(c.type_info().name())))
+                .collect())
+        }
+        .boxed()
+    }
+
     fn close(&self) -> BoxFuture<'_, ()> {
         self.pool.close().boxed()
+    }
+}
+
+/// PostgreSQL's comparison SQL.
+pub struct PgDialect;
+
+impl Dialect for PgDialect {
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+
+    fn placeholder(&self, n: usize, ty: LogicalType) -> String {
+        match ty {
+            LogicalType::Int => format!("${n}::BIGINT"),
+            LogicalType::Uuid => format!("${n}::UUID"),
+            LogicalType::Date => format!("${n}::DATE"),
+            _ => format!("${n}::TEXT"),
+        }
+    }
+
+    fn key_operand(&self, col: &Col) -> String {
+        match col.ty {
+            // Byte order, whatever the column's collation: the same order as the other engines.
+            LogicalType::Text => format!("CAST(({}) AS TEXT) COLLATE \"C\"", col.expr),
+            LogicalType::Uuid if col.native != Native::Uuid => {
+                format!("CAST(({}) AS UUID)", col.expr)
+            }
+            LogicalType::Date if col.native != Native::Date => {
+                format!("CAST(({}) AS DATE)", col.expr)
+            }
+            _ => format!("({})", col.expr),
+        }
+    }
+
+    fn canonical(&self, col: &Col, tz: chrono_tz::Tz) -> String {
+        let e = &col.expr;
+        match col.ty {
+            LogicalType::Int => match col.native {
+                Native::Int => format!("CAST(({e}) AS TEXT)"),
+                _ => format!("CAST(ROUND(CAST(({e}) AS NUMERIC)) AS TEXT)"),
+            },
+            LogicalType::Decimal(s) => format!("CAST(ROUND(CAST(({e}) AS NUMERIC), {s}) AS TEXT)"),
+            LogicalType::Bool => match col.native {
+                Native::Bool => format!("CASE WHEN ({e}) THEN '1' WHEN NOT ({e}) THEN '0' END"),
+                Native::Int | Native::Decimal | Native::Float => {
+                    format!("CASE WHEN ({e}) <> 0 THEN '1' WHEN ({e}) = 0 THEN '0' END")
+                }
+                _ => format!(
+                    "CASE WHEN LOWER(CAST(({e}) AS TEXT)) IN ('1','t','true','y','yes','on') THEN '1' \
+                     WHEN LOWER(CAST(({e}) AS TEXT)) IN ('0','f','false','n','no','off') THEN '0' END"
+                ),
+            },
+            LogicalType::Text => format!("CAST(({e}) AS TEXT)"),
+            LogicalType::Date => format!("TO_CHAR(CAST(({e}) AS DATE), 'YYYY-MM-DD')"),
+            LogicalType::Timestamp(p) => {
+                let utc = match col.native {
+                    Native::Timestamp { zoned: true } => format!("(({e}) AT TIME ZONE 'UTC')"),
+                    _ if tz == chrono_tz::UTC => format!("CAST(({e}) AS TIMESTAMP)"),
+                    _ => format!(
+                        "((CAST(({e}) AS TIMESTAMP) AT TIME ZONE '{}') AT TIME ZONE 'UTC')",
+                        tz.name().replace('\'', "''")
+                    ),
+                };
+                let len = if p == 0 { 19 } else { 20 + p as usize };
+                format!("LEFT(TO_CHAR({utc}, 'YYYY-MM-DD HH24:MI:SS.US'), {len})")
+            }
+            LogicalType::Uuid => format!("LOWER(CAST(({e}) AS TEXT))"),
+            LogicalType::Bytes => format!("ENCODE(CAST(({e}) AS BYTEA), 'hex')"),
+        }
+    }
+
+    fn text_token(&self, c: &str) -> String {
+        format!("COALESCE('V' || LENGTH({c}) || ':' || {c}, 'N')")
+    }
+
+    fn hash60(&self, text: &str) -> String {
+        format!("CAST(CAST(('x' || SUBSTR(MD5({text}), 1, 15)) AS BIT(60)) AS BIGINT)")
+    }
+
+    fn to_text(&self, expr: &str) -> String {
+        format!("CAST({expr} AS TEXT)")
+    }
+}
+
+/// Maps PostgreSQL type names to what comparison needs to know.
+fn native(type_name: &str) -> Native {
+    match type_name {
+        "INT2" | "INT4" | "INT8" | "OID" => Native::Int,
+        "NUMERIC" => Native::Decimal,
+        "FLOAT4" | "FLOAT8" => Native::Float,
+        "BOOL" => Native::Bool,
+        "TEXT" | "VARCHAR" | "BPCHAR" | "CHAR" | "NAME" | "CITEXT" => Native::Text,
+        "DATE" => Native::Date,
+        "TIMESTAMP" => Native::Timestamp { zoned: false },
+        "TIMESTAMPTZ" => Native::Timestamp { zoned: true },
+        "UUID" => Native::Uuid,
+        "BYTEA" => Native::Bytes,
+        _ => Native::Other,
     }
 }

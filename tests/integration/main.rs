@@ -8,4 +8,5 @@ mod agent;
 mod cli;
 mod common;
 mod engines;
+mod hash_diff;
 mod telemetry;

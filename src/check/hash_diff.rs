@@ -1,0 +1,295 @@
+//! `hash_diff`: every row of both sides compared by key, in the databases, through segment
+//! checksums and bisection (`compare::diff`); then the changed rows' mapped values are
+//! fetched to say which columns differ and how.
+
+use std::collections::BTreeMap;
+
+use super::{CheckError, Difference, Outcome, RunOptions};
+use crate::compare::diff::{self, DiffConfig, DiffKind, SideRef};
+use crate::compare::normalize::LogicalType;
+use crate::compare::{key_type_supported, Col, Key, Native, SideSpec};
+use crate::config::{CheckConfig, EngineKind, HashDiffSpec};
+use crate::system::sql;
+use crate::system::{System, Systems};
+
+/// Most keys in one value-fetch query.
+const FETCH_BATCH: usize = 500;
+
+pub async fn run(
+    check: &CheckConfig,
+    spec: &HashDiffSpec,
+    systems: &Systems,
+    options: &RunOptions,
+) -> Result<Outcome, CheckError> {
+    let sys: Vec<&System> = spec
+        .sides
+        .iter()
+        .map(|s| {
+            systems
+                .get(&s.table.system)
+                .map(|a| a.as_ref())
+                .ok_or_else(|| CheckError::UnknownSystem(s.table.system.clone()))
+        })
+        .collect::<Result<_, _>>()?;
+    let (sides, names) = resolve(spec, [sys[0], sys[1]]).await?;
+    let refs = [
+        SideRef {
+            system: sys[0],
+            spec: &sides[0],
+        },
+        SideRef {
+            system: sys[1],
+            spec: &sides[1],
+        },
+    ];
+    let outcome = diff::diff(refs, &DiffConfig::default()).await?;
+    let system_names = [sys[0].name().to_string(), sys[1].name().to_string()];
+
+    let mut missing = [0u64; 2];
+    let mut changed = 0u64;
+    for (_, kind) in &outcome.differences {
+        match kind {
+            DiffKind::MissingIn(i) => missing[*i] += 1,
+            DiffKind::Changed => changed += 1,
+        }
+    }
+    let cap = options.samples.unwrap_or(usize::MAX);
+    let listed: Vec<&(Key, DiffKind)> = outcome.differences.iter().take(cap).collect();
+    let changed_keys: Vec<Key> = listed
+        .iter()
+        .filter(|(_, k)| *k == DiffKind::Changed)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut load = outcome.load;
+    let mut values: [BTreeMap<Key, Vec<Option<String>>>; 2] = Default::default();
+    for chunk in changed_keys.chunks(FETCH_BATCH) {
+        for (i, system) in sys.iter().enumerate() {
+            let q = sql::fetch_rows(system.engine().dialect(), &sides[i], chunk);
+            let rows = system.fetch_strings(&q).await?;
+            load[i].queries += 1;
+            load[i].rows += rows.len() as u64;
+            let nkey = sides[i].key.len();
+            for r in rows {
+                let key: Option<Key> = sides[i]
+                    .key
+                    .iter()
+                    .zip(&r[..nkey])
+                    .map(|(c, v)| {
+                        v.as_deref()
+                            .and_then(|t| crate::compare::KeyPart::parse(t, c.ty))
+                    })
+                    .collect();
+                if let Some(key) = key {
+                    values[i].insert(key, r[nkey..].to_vec());
+                }
+            }
+        }
+    }
+    let samples = listed
+        .iter()
+        .map(|(key, kind)| {
+            let key_json: serde_json::Map<String, serde_json::Value> = spec
+                .key_names
+                .iter()
+                .cloned()
+                .zip(key.iter().map(|p| p.to_json()))
+                .collect();
+            match kind {
+                DiffKind::MissingIn(i) => Difference {
+                    key: key_json,
+                    kind: format!("missing_in_{}", system_names[*i]),
+                    columns: Vec::new(),
+                    values: None,
+                },
+                DiffKind::Changed => {
+                    let (a, b) = (values[0].get(key), values[1].get(key));
+                    let mut columns = Vec::new();
+                    let mut va = serde_json::Map::new();
+                    let mut vb = serde_json::Map::new();
+                    if let (Some(a), Some(b)) = (a, b) {
+                        for (i, name) in names.iter().enumerate() {
+                            if a[i] != b[i] {
+                                columns.push(name.clone());
+                                va.insert(name.clone(), a[i].clone().into());
+                                vb.insert(name.clone(), b[i].clone().into());
+                            }
+                        }
+                    }
+                    let mut vals = serde_json::Map::new();
+                    vals.insert(system_names[0].clone(), va.into());
+                    vals.insert(system_names[1].clone(), vb.into());
+                    Difference {
+                        key: key_json,
+                        kind: "changed".to_string(),
+                        columns,
+                        values: Some(vals),
+                    }
+                }
+            }
+        })
+        .collect();
+    let total = outcome.rows[0].max(outcome.rows[1]) as f64;
+    let _ = check;
+    Ok(Outcome {
+        rows: vec![
+            (system_names[0].clone(), outcome.rows[0] as i64),
+            (system_names[1].clone(), outcome.rows[1] as i64),
+        ],
+        row_count_difference: None,
+        finding: (missing[0] + missing[1] + changed) as f64,
+        total,
+        differences: Some(super::Differences {
+            missing: vec![
+                (system_names[0].clone(), missing[0]),
+                (system_names[1].clone(), missing[1]),
+            ],
+            changed,
+        }),
+        samples,
+        load: vec![
+            (system_names[0].clone(), load[0]),
+            (system_names[1].clone(), load[1]),
+        ],
+    })
+}
+
+/// Turns the check's definition into what each engine needs: expressions with logical
+/// types, inferred from the databases where the config leaves them out.
+async fn resolve(
+    spec: &HashDiffSpec,
+    sys: [&System; 2],
+) -> Result<([SideSpec; 2], Vec<String>), CheckError> {
+    // Which columns: the mapping, or every column both tables share.
+    let mapped: Vec<(String, [String; 2], Option<LogicalType>)> = match &spec.columns {
+        Some(cols) => cols
+            .iter()
+            .map(|c| (c.name.clone(), c.exprs.clone(), c.ty))
+            .collect(),
+        None => {
+            let mut all = Vec::new();
+            for (i, s) in sys.iter().enumerate() {
+                all.push(s.describe(&spec.sides[i].table.table, &[]).await?);
+            }
+            let keys: Vec<Vec<String>> = spec
+                .sides
+                .iter()
+                .map(|s| s.key.iter().map(|k| k.to_ascii_lowercase()).collect())
+                .collect();
+            let shared: Vec<(String, [String; 2], Option<LogicalType>)> = all[1]
+                .iter()
+                .filter(|(name, _)| !keys[1].contains(&name.to_ascii_lowercase()))
+                .filter_map(|(name, _)| {
+                    all[0]
+                        .iter()
+                        .find(|(other, _)| {
+                            other.eq_ignore_ascii_case(name)
+                                && !keys[0].contains(&other.to_ascii_lowercase())
+                        })
+                        .map(|(other, _)| {
+                            (
+                                name.clone(),
+                                [
+                                    sys[0].engine().quote_ident(other),
+                                    sys[1].engine().quote_ident(name),
+                                ],
+                                None,
+                            )
+                        })
+                })
+                .collect();
+            if shared.is_empty() {
+                return Err(CheckError::Config(format!(
+                    "tables `{}` and `{}` share no column names besides the key: map the columns with `columns:`",
+                    spec.sides[0].table.table, spec.sides[1].table.table
+                )));
+            }
+            shared
+        }
+    };
+    let mut natives: Vec<Vec<Native>> = Vec::new();
+    for (i, s) in sys.iter().enumerate() {
+        let mut exprs: Vec<String> = spec.sides[i].key.clone();
+        exprs.extend(mapped.iter().map(|(_, e, _)| e[i].clone()));
+        let described = s.describe(&spec.sides[i].table.table, &exprs).await?;
+        natives.push(described.into_iter().map(|(_, n)| n).collect());
+    }
+    let engines = [sys[0].engine().kind(), sys[1].engine().kind()];
+    let nkey = spec.sides[0].key.len();
+    let mut key_cols: [Vec<Col>; 2] = Default::default();
+    for k in 0..nkey {
+        let name = &spec.key_names[k];
+        let ty = infer(name, None, [natives[0][k], natives[1][k]], engines, &sys)?;
+        if !key_type_supported(ty) {
+            return Err(CheckError::Config(format!(
+                "key `{name}` compares as {ty}: keys must be integers, text, UUIDs or dates"
+            )));
+        }
+        for i in 0..2 {
+            key_cols[i].push(Col {
+                expr: spec.sides[i].key[k].clone(),
+                ty,
+                native: natives[i][k],
+            });
+        }
+    }
+    let mut cols: [Vec<Col>; 2] = Default::default();
+    for (j, (name, exprs, ty)) in mapped.iter().enumerate() {
+        let n = [natives[0][nkey + j], natives[1][nkey + j]];
+        let ty = infer(name, *ty, n, engines, &sys)?;
+        for i in 0..2 {
+            cols[i].push(Col {
+                expr: exprs[i].clone(),
+                ty,
+                native: n[i],
+            });
+        }
+    }
+    let [ka, kb] = key_cols;
+    let [ca, cb] = cols;
+    let side = |i: usize, key, columns| SideSpec {
+        table: spec.sides[i].table.table.clone(),
+        filter: spec.sides[i].table.filter.clone(),
+        key,
+        columns,
+        tz: sys[i].config.timezone,
+    };
+    Ok((
+        [side(0, ka, ca), side(1, kb, cb)],
+        mapped.into_iter().map(|(n, _, _)| n).collect(),
+    ))
+}
+
+/// The logical type of a column: the declared one, or the one both sides' types agree on.
+/// SQLite cannot say much about a value's type, so its side defers to the other.
+fn infer(
+    name: &str,
+    declared: Option<LogicalType>,
+    natives: [Native; 2],
+    engines: [EngineKind; 2],
+    sys: &[&System; 2],
+) -> Result<LogicalType, CheckError> {
+    if let Some(t) = declared {
+        return Ok(t);
+    }
+    let weak = |i: usize| {
+        engines[i] == EngineKind::Sqlite
+            && matches!(natives[i], Native::Text | Native::Other | Native::Int)
+    };
+    let logical = [natives[0].logical(), natives[1].logical()];
+    let ty = match logical {
+        [Some(a), Some(b)] if a == b => Some(a),
+        [_, Some(b)] if weak(0) => Some(b),
+        [Some(a), _] if weak(1) => Some(a),
+        _ => None,
+    };
+    ty.ok_or_else(|| {
+        CheckError::Config(format!(
+            "column `{name}`: cannot infer how to compare it ({} says {:?}, {} says {:?}); declare `type:` (one of {})",
+            sys[0].name(),
+            natives[0],
+            sys[1].name(),
+            natives[1],
+            LogicalType::NAMES
+        ))
+    })
+}

@@ -1,0 +1,382 @@
+//! The comparison queries, composed from each engine's [`Dialect`]: how it quotes, binds,
+//! canonicalises a value, hashes a string and orders keys. The query *shapes* (segment sums,
+//! bucket sums, leaf hashes, row fetches) are the same on every engine; everything that
+//! differs between databases is a `Dialect` method in that engine's module.
+//!
+//! Every query returns text columns only, so one reader serves all engines.
+
+use crate::compare::normalize::LogicalType;
+use crate::compare::{Bucket, Col, Key, KeyPart, Range, SideSpec};
+
+/// A bound parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Param {
+    Int(i64),
+    Text(String),
+}
+
+/// SQL text with its parameters, in order.
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+/// Low bits of the row hash summed separately from the high bits, so no engine's SUM can
+/// overflow (SQLite's integer SUM is 64-bit).
+pub const SPLIT_BITS: u32 = 30;
+
+/// What differs between engines when building comparison SQL.
+pub trait Dialect: Send + Sync {
+    fn quote_ident(&self, ident: &str) -> String;
+
+    fn quote_table(&self, table: &str) -> String {
+        table
+            .split('.')
+            .map(|part| self.quote_ident(part.trim()))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    /// Placeholder for the `n`-th (1-based) parameter, typed as the key part `ty`.
+    fn placeholder(&self, n: usize, ty: LogicalType) -> String;
+
+    /// A key expression as it is compared: in byte order for text on every engine.
+    fn key_operand(&self, col: &Col) -> String;
+
+    /// The canonical text of `col` (see `compare::normalize`), NULL for NULL.
+    fn canonical(&self, col: &Col, tz: chrono_tz::Tz) -> String;
+
+    /// `COALESCE('V' || chars || ':' || x, 'N')` in this dialect.
+    fn text_token(&self, canonical: &str) -> String;
+
+    /// Join non-NULL strings with `|`.
+    fn join(&self, parts: &[String]) -> String {
+        format!("CONCAT_WS('|', {})", parts.join(", "))
+    }
+
+    /// The first 60 bits of MD5 of a string, as a non-negative integer.
+    fn hash60(&self, text: &str) -> String;
+
+    /// An integer or count as text.
+    fn to_text(&self, expr: &str) -> String;
+
+    /// Bitwise AND of a non-negative integer with a mask.
+    fn bit_and(&self, expr: &str, mask: u64) -> String {
+        format!("({expr} & {mask})")
+    }
+
+    fn shift_right(&self, expr: &str, bits: u32) -> String {
+        format!("({expr} >> {bits})")
+    }
+
+    /// Integer division of two integers.
+    fn int_div(&self, a: &str, b: &str) -> String {
+        format!("({a} / {b})")
+    }
+
+    /// The larger of two integers.
+    fn greatest(&self, a: &str, b: &str) -> String {
+        format!("GREATEST({a}, {b})")
+    }
+}
+
+fn token(d: &dyn Dialect, col: &Col, tz: chrono_tz::Tz) -> String {
+    let canon = d.canonical(col, tz);
+    if col.ty.is_free_text() {
+        d.text_token(&canon)
+    } else {
+        format!("COALESCE({canon}, 'N')")
+    }
+}
+
+/// The key's canonical string (`part|part`) and the row's (`key|col|col`).
+fn key_string(d: &dyn Dialect, side: &SideSpec) -> String {
+    let parts: Vec<String> = side.key.iter().map(|c| token(d, c, side.tz)).collect();
+    if parts.len() == 1 {
+        parts.into_iter().next().unwrap_or_default()
+    } else {
+        d.join(&parts)
+    }
+}
+
+fn row_hash(d: &dyn Dialect, side: &SideSpec) -> String {
+    let mut parts: Vec<String> = side.key.iter().map(|c| token(d, c, side.tz)).collect();
+    parts.extend(side.columns.iter().map(|c| token(d, c, side.tz)));
+    d.hash60(&d.join(&parts))
+}
+
+fn key_hash(d: &dyn Dialect, side: &SideSpec) -> String {
+    // The key string alone: rows with the same key fall in the same bucket on both sides.
+    d.hash60(&key_string(d, side))
+}
+
+fn from_where(d: &dyn Dialect, side: &SideSpec, extra: Option<String>) -> String {
+    let mut conds = Vec::new();
+    if let Some(f) = &side.filter {
+        conds.push(format!("({f})"));
+    }
+    if let Some(e) = extra {
+        conds.push(format!("({e})"));
+    }
+    let table = d.quote_table(&side.table);
+    if conds.is_empty() {
+        format!("FROM {table}")
+    } else {
+        format!("FROM {table} WHERE {}", conds.join(" AND "))
+    }
+}
+
+/// Binds key parts and writes the comparison `key OP (params)`.
+struct Binder<'a> {
+    d: &'a dyn Dialect,
+    side: &'a SideSpec,
+    params: Vec<Param>,
+}
+
+impl Binder<'_> {
+    fn bind(&mut self, key: &Key) -> Vec<String> {
+        key.iter()
+            .zip(&self.side.key)
+            .map(|(part, col)| {
+                self.params.push(match part {
+                    KeyPart::Int(i) => Param::Int(*i),
+                    KeyPart::Text(s) => Param::Text(s.clone()),
+                });
+                self.d.placeholder(self.params.len(), col.ty)
+            })
+            .collect()
+    }
+
+    fn compare(&mut self, op: &str, key: &Key) -> String {
+        let lhs: Vec<String> = self
+            .side
+            .key
+            .iter()
+            .map(|c| self.d.key_operand(c))
+            .collect();
+        let rhs = self.bind(key);
+        if lhs.len() == 1 {
+            format!("{} {op} {}", lhs[0], rhs[0])
+        } else {
+            format!("({}) {op} ({})", lhs.join(", "), rhs.join(", "))
+        }
+    }
+
+    fn range(&mut self, r: &Range) -> String {
+        let mut conds = Vec::new();
+        if let Some(lo) = &r.lo {
+            conds.push(self.compare(">=", lo));
+        }
+        if let Some(hi) = &r.hi {
+            conds.push(self.compare("<", hi));
+        }
+        if conds.is_empty() {
+            "1=1".to_string()
+        } else {
+            conds.join(" AND ")
+        }
+    }
+
+    /// An expression giving, for a key, how many of `bounds` (sorted) are <= it: the index
+    /// of its segment. A balanced CASE tree: log2(n) comparisons a row.
+    fn segment_of(&mut self, bounds: &[Key], offset: usize) -> String {
+        if bounds.is_empty() {
+            return offset.to_string();
+        }
+        let mid = bounds.len() / 2;
+        let cond = self.compare("<", &bounds[mid]);
+        let left = self.segment_of(&bounds[..mid], offset);
+        let right = self.segment_of(&bounds[mid + 1..], offset + mid + 1);
+        format!("CASE WHEN {cond} THEN {left} ELSE {right} END")
+    }
+}
+
+/// Keys cutting the side's rows into segments of `segment_rows` rows by row position (or
+/// more rows each, so that there are at most `max_segments`).
+pub fn boundaries(d: &dyn Dialect, side: &SideSpec, segment_rows: u64, max_segments: u64) -> Query {
+    let keys: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+    let order: Vec<String> = side.key.iter().map(|c| d.key_operand(c)).collect();
+    let cols: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("{k} AS k{i}"))
+        .collect();
+    let firsts: Vec<String> = (0..keys.len()).map(|i| format!("k{i}")).collect();
+    let sql = format!(
+        "SELECT {firsts} FROM (SELECT {cols}, ROW_NUMBER() OVER (ORDER BY {order}) AS dw_rn, COUNT(*) OVER () AS dw_n {from}) dw_t \
+         WHERE dw_rn % {step} = 0 AND dw_rn < dw_n ORDER BY dw_rn",
+        step = d.greatest(&segment_rows.to_string(), &format!("{} + 1", d.int_div("dw_n", &max_segments.to_string()))),
+        firsts = firsts.join(", "),
+        cols = cols.join(", "),
+        order = order.join(", "),
+        from = from_where(d, side, None),
+    );
+    Query {
+        sql,
+        params: Vec::new(),
+    }
+}
+
+/// Count and hash sum of every segment cut by `bounds`: one scan of the side.
+pub fn segment_sums(d: &dyn Dialect, side: &SideSpec, bounds: &[Key]) -> Query {
+    let mut b = Binder {
+        d,
+        side,
+        params: Vec::new(),
+    };
+    let seg = b.segment_of(bounds, 0);
+    let h = "dw_h";
+    let sql = format!(
+        "SELECT {seg_t}, {cnt}, {hi}, {lo} FROM (SELECT {seg} AS dw_seg, {hash} AS dw_h {from}) dw_t GROUP BY dw_seg",
+        seg_t = d.to_text("dw_seg"),
+        cnt = d.to_text("COUNT(*)"),
+        hi = d.to_text(&format!("SUM({})", d.shift_right(h, SPLIT_BITS))),
+        lo = d.to_text(&format!("SUM({})", d.bit_and(h, (1 << SPLIT_BITS) - 1))),
+        hash = row_hash(d, side),
+        from = from_where(d, side, None),
+    );
+    Query {
+        sql,
+        params: b.params,
+    }
+}
+
+/// Rows of the given `parents` (same number of bits each), grouped by the low `bits` bits
+/// of their key hash: count and hash sum per (range, bucket).
+///
+/// Placeholders are bound in the order they appear in the text (MySQL's `?` is positional),
+/// so every piece is built in text order and a range used twice is bound twice.
+pub fn bucket_sums(
+    d: &dyn Dialect,
+    side: &SideSpec,
+    ranges: &[Range],
+    parents: &[Bucket],
+    bits: u8,
+) -> Query {
+    let mut b = Binder {
+        d,
+        side,
+        params: Vec::new(),
+    };
+    let which = if ranges.len() == 1 {
+        "0".to_string()
+    } else {
+        let arms: Vec<String> = ranges
+            .iter()
+            .enumerate()
+            .map(|(i, r)| format!("WHEN {} THEN {i}", b.range(r)))
+            .collect();
+        format!("CASE {} END", arms.join(" "))
+    };
+    let hash = row_hash(d, side);
+    let kh = key_hash(d, side);
+    let inner = range_union(&mut b, ranges, parents);
+    let from = from_where(d, side, Some(inner));
+    let filter = parent_filter(&mut b, ranges, parents, "dw_kh");
+    let h = "dw_h";
+    let sql = format!(
+        "SELECT {r_t}, {b_t}, {cnt}, {hi}, {lo} FROM (SELECT {which} AS dw_r, {bucket} AS dw_b, {hash} AS dw_h \
+         FROM (SELECT *, {kh} AS dw_kh {from}) dw_k WHERE {filter}) dw_t GROUP BY dw_r, dw_b",
+        r_t = d.to_text("dw_r"),
+        b_t = d.to_text("dw_b"),
+        cnt = d.to_text("COUNT(*)"),
+        hi = d.to_text(&format!("SUM({})", d.shift_right(h, SPLIT_BITS))),
+        lo = d.to_text(&format!("SUM({})", d.bit_and(h, (1 << SPLIT_BITS) - 1))),
+        bucket = d.bit_and("dw_kh", (1u64 << bits) - 1),
+    );
+    Query {
+        sql,
+        params: b.params,
+    }
+}
+
+/// Key and row hash of every row in `leaves`.
+pub fn leaf_hashes(d: &dyn Dialect, side: &SideSpec, ranges: &[Range], leaves: &[Bucket]) -> Query {
+    let mut b = Binder {
+        d,
+        side,
+        params: Vec::new(),
+    };
+    let keys: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+    let h = d.to_text(&row_hash(d, side));
+    let kh = key_hash(d, side);
+    let inner = range_union(&mut b, ranges, leaves);
+    let from = from_where(d, side, Some(inner));
+    let filter = parent_filter(&mut b, ranges, leaves, "dw_kh");
+    let sql = format!(
+        "SELECT {keys}, {h} FROM (SELECT *, {kh} AS dw_kh {from}) dw_k WHERE {filter}",
+        keys = keys.join(", "),
+    );
+    Query {
+        sql,
+        params: b.params,
+    }
+}
+
+/// Canonical key and column values of the rows with the given keys.
+pub fn fetch_rows(d: &dyn Dialect, side: &SideSpec, keys: &[Key]) -> Query {
+    let mut b = Binder {
+        d,
+        side,
+        params: Vec::new(),
+    };
+    let conds: Vec<String> = keys.iter().map(|k| b.compare("=", k)).collect();
+    let mut cols: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+    cols.extend(side.columns.iter().map(|c| d.canonical(c, side.tz)));
+    let sql = format!(
+        "SELECT {} {}",
+        cols.join(", "),
+        from_where(d, side, Some(conds.join(" OR ")))
+    );
+    Query {
+        sql,
+        params: b.params,
+    }
+}
+
+/// Result columns of `SELECT <exprs> FROM table` without reading a row, for type inference.
+pub fn describe(d: &dyn Dialect, table: &str, exprs: &[String]) -> String {
+    let cols = if exprs.is_empty() {
+        "*".to_string()
+    } else {
+        exprs.join(", ")
+    };
+    format!("SELECT {cols} FROM {} WHERE 1=0", d.quote_table(table))
+}
+
+fn range_union(b: &mut Binder<'_>, ranges: &[Range], buckets: &[Bucket]) -> String {
+    let mut used: Vec<usize> = buckets.iter().map(|x| x.range).collect();
+    used.sort_unstable();
+    used.dedup();
+    used.iter()
+        .map(|i| format!("({})", b.range(&ranges[*i])))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// `(range_i AND kh & mask IN (v, ...)) OR ...` for the buckets, grouped by range.
+fn parent_filter(b: &mut Binder<'_>, ranges: &[Range], buckets: &[Bucket], kh: &str) -> String {
+    let mut by_range: std::collections::BTreeMap<usize, Vec<&Bucket>> = Default::default();
+    for x in buckets {
+        by_range.entry(x.range).or_default().push(x);
+    }
+    let d = b.d;
+    let arms: Vec<String> = by_range
+        .iter()
+        .map(|(r, bs)| {
+            let range = b.range(&ranges[*r]);
+            if bs.iter().all(|x| x.bits == 0) {
+                return format!("({range})");
+            }
+            let mask = (1u64 << bs[0].bits) - 1;
+            let values: Vec<String> = bs.iter().map(|x| x.value.to_string()).collect();
+            format!(
+                "(({range}) AND {} IN ({}))",
+                d.bit_and(kh, mask),
+                values.join(", ")
+            )
+        })
+        .collect();
+    arms.join(" OR ")
+}

@@ -1,0 +1,317 @@
+//! `hash_diff` against real engines in every pairing: equal data compares equal, and every
+//! injected difference is found and classified.
+
+use std::sync::Arc;
+
+use driftwatch::check::{self, CheckRun, RunOptions, Status};
+use driftwatch::metrics::Metrics;
+use driftwatch::system::Systems;
+
+use crate::common::{config_in, unique, Backend, Db};
+
+/// One row of the test table; `None` is NULL.
+#[derive(Clone)]
+struct Row {
+    id: i64,
+    amount: &'static str,
+    name: Option<String>,
+    updated_at: String,
+    flag: bool,
+}
+
+const NAMES: &[&str] = &[
+    "Zoë",
+    "O'Brien",
+    "",
+    "trailing ",
+    "a|b",
+    "😀 emoji",
+    "e\u{301}",
+    "NULL",
+    "N",
+    "plain",
+];
+
+fn rows(n: i64) -> Vec<Row> {
+    (1..=n)
+        .map(|i| Row {
+            id: i * 10,
+            amount: ["0.00", "12.30", "-5.55", "99999.99", "0.10", "1234.50"][(i % 6) as usize],
+            name: if i % 11 == 0 {
+                None
+            } else {
+                Some(NAMES[(i % NAMES.len() as i64) as usize].to_string())
+            },
+            updated_at: format!(
+                "2026-0{}-1{} 0{}:1{}:2{}.{:06}",
+                1 + i % 9,
+                i % 10,
+                i % 10,
+                i % 6,
+                i % 10,
+                (i * 7919) % 1_000_000
+            ),
+            flag: i % 3 == 0,
+        })
+        .collect()
+}
+
+fn literal(db: &Db, r: &Row) -> String {
+    let text = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let name = r.name.as_deref().map(text).unwrap_or_else(|| "NULL".into());
+    let flag = match db.backend {
+        Backend::Postgres => r.flag.to_string(),
+        _ => i32::from(r.flag).to_string(),
+    };
+    let amount = match db.backend {
+        Backend::Sqlite => text(r.amount),
+        _ => r.amount.to_string(),
+    };
+    format!(
+        "({}, {amount}, {name}, {}, {flag})",
+        r.id,
+        text(&r.updated_at)
+    )
+}
+
+async fn load(db: &Db, prefix: &str, data: &[Row]) -> String {
+    let t = unique(prefix);
+    let ddl = match db.backend {
+        Backend::Postgres => "id BIGINT PRIMARY KEY, amount NUMERIC(12,2), name TEXT, updated_at TIMESTAMP(6), flag BOOLEAN",
+        Backend::MySql => "id BIGINT PRIMARY KEY, amount DECIMAL(12,2), name VARCHAR(100) CHARACTER SET utf8mb4, updated_at DATETIME(6), flag BOOLEAN",
+        Backend::Sqlite => "id INTEGER PRIMARY KEY, amount TEXT, name TEXT, updated_at TEXT, flag INTEGER",
+    };
+    db.exec(&format!("CREATE TABLE {t} ({ddl})")).await;
+    for chunk in data.chunks(500) {
+        let values: Vec<String> = chunk.iter().map(|r| literal(db, r)).collect();
+        db.exec(&format!(
+            "INSERT INTO {t} (id, amount, name, updated_at, flag) VALUES {}",
+            values.join(", ")
+        ))
+        .await;
+    }
+    t
+}
+
+async fn hash_diff(a: &Db, ta: &str, b: &Db, tb: &str, columns: &str, extra: &str) -> CheckRun {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(
+        dir.path(),
+        &[
+            (
+                "driftwatch.yaml",
+                &format!("systems:\n  alpha: {{url: \"{}\"}}\n  beta: {{url: \"{}\"}}\nchecks: [c.yaml]\n", a.url, b.url),
+            ),
+            (
+                "c.yaml",
+                &format!(
+                    "checks:\n  - name: content\n    kind: hash_diff\n    schedule: '@hourly'\n    alpha: {{table: {ta}, key: [id]}}\n    beta: {{table: {tb}, key: [id]}}\n{columns}{extra}"
+                ),
+            ),
+        ],
+    );
+    let metrics = Arc::new(Metrics::new());
+    let systems = Systems::new(&config.systems, &metrics);
+    let run = check::run(&config.checks[0], &systems, &RunOptions { samples: None }).await;
+    systems.close().await;
+    run
+}
+
+const TYPED: &str = "    columns:
+      amount: {alpha: amount, beta: amount, type: \"decimal(2)\"}
+      name: {alpha: name, beta: name, type: text}
+      updated_at: {alpha: updated_at, beta: updated_at, type: \"timestamp(6)\"}
+      flag: {alpha: flag, beta: flag, type: bool}
+";
+
+async fn pairing(ba: Backend, bb: Backend) {
+    let (Some(a), Some(b)) = (Db::connect(ba).await, Db::connect(bb).await) else {
+        return;
+    };
+    let data = rows(700);
+    let ta = load(&a, "hd_a", &data).await;
+    let tb = load(&b, "hd_b", &data).await;
+
+    let run = hash_diff(&a, &ta, &b, &tb, TYPED, "").await;
+    assert_eq!(run.error, None);
+    assert_eq!(
+        run.status,
+        Status::Ok,
+        "{ba:?} vs {bb:?}: equal data must compare equal: {:#?}",
+        run.samples
+    );
+    assert_eq!(
+        run.rows,
+        vec![("alpha".to_string(), 700), ("beta".to_string(), 700)]
+    );
+
+    // One of each kind of difference, on the beta side.
+    let bool_lit = |v: bool| {
+        if bb == Backend::Postgres {
+            v.to_string()
+        } else {
+            i32::from(v).to_string()
+        }
+    };
+    let dec = |v: &str| {
+        if bb == Backend::Sqlite {
+            format!("'{v}'")
+        } else {
+            v.to_string()
+        }
+    };
+    b.exec(&format!(
+        "UPDATE {tb} SET amount = {} WHERE id = 50",
+        dec("12.31")
+    ))
+    .await;
+    b.exec(&format!("UPDATE {tb} SET name = NULL WHERE id = 70"))
+        .await;
+    b.exec(&format!("UPDATE {tb} SET name = '' WHERE id = 110"))
+        .await; // NULL -> ''
+    b.exec(&format!(
+        "UPDATE {tb} SET updated_at = '2026-01-12 02:13:22.000001' WHERE id = 130"
+    ))
+    .await;
+    b.exec(&format!(
+        "UPDATE {tb} SET flag = {} WHERE id = 30",
+        bool_lit(false)
+    ))
+    .await;
+    b.exec(&format!("UPDATE {tb} SET name = 'trailing' WHERE id = 40"))
+        .await; // 'trailing ' lost its space
+    b.exec(&format!("DELETE FROM {tb} WHERE id IN (20, 6990)"))
+        .await;
+    b.exec(&format!("INSERT INTO {tb} (id, amount, name, updated_at, flag) VALUES (7005, {}, 'new', '2026-11-21 10:00:00', {})", dec("1.00"), bool_lit(true))).await;
+
+    let run = hash_diff(&a, &ta, &b, &tb, TYPED, "").await;
+    assert_eq!(run.error, None);
+    let d = run.differences.as_ref().unwrap();
+    assert_eq!(
+        d.missing,
+        vec![("alpha".to_string(), 1), ("beta".to_string(), 2)],
+        "{ba:?} vs {bb:?}"
+    );
+    assert_eq!(d.changed, 6, "{ba:?} vs {bb:?}: {:#?}", run.samples);
+    let samples = run.samples.as_ref().unwrap();
+    let find = |id: i64| {
+        samples
+            .iter()
+            .find(|s| s.key["id"] == id)
+            .unwrap_or_else(|| panic!("no sample for {id}: {samples:#?}"))
+    };
+    assert_eq!(find(20).kind, "missing_in_beta");
+    assert_eq!(find(6990).kind, "missing_in_beta");
+    assert_eq!(find(7005).kind, "missing_in_alpha");
+    for (id, col) in [
+        (50, "amount"),
+        (70, "name"),
+        (110, "name"),
+        (130, "updated_at"),
+        (30, "flag"),
+        (40, "name"),
+    ] {
+        let s = find(id);
+        assert_eq!(s.kind, "changed", "{id}");
+        assert_eq!(
+            s.columns,
+            vec![col.to_string()],
+            "{ba:?} vs {bb:?} id {id}: {s:?}"
+        );
+    }
+    let v = find(50).values.clone().unwrap();
+    assert_eq!(v["alpha"]["amount"], "1234.50");
+    assert_eq!(v["beta"]["amount"], "12.31");
+    let v = find(110).values.clone().unwrap();
+    assert_eq!(v["alpha"]["name"], serde_json::Value::Null);
+    assert_eq!(v["beta"]["name"], "");
+    assert_eq!(
+        run.status,
+        Status::Ok,
+        "no thresholds: differences are reported but not graded"
+    );
+    a.drop_table(&ta).await;
+    b.drop_table(&tb).await;
+}
+
+#[tokio::test]
+async fn postgres_vs_mariadb() {
+    pairing(Backend::Postgres, Backend::MySql).await;
+}
+
+#[tokio::test]
+async fn mariadb_vs_postgres() {
+    pairing(Backend::MySql, Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn postgres_vs_sqlite() {
+    pairing(Backend::Postgres, Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn sqlite_vs_mariadb() {
+    pairing(Backend::Sqlite, Backend::MySql).await;
+}
+
+#[tokio::test]
+async fn postgres_vs_postgres() {
+    pairing(Backend::Postgres, Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn types_are_inferred_between_servers() {
+    let (Some(a), Some(b)) = (
+        Db::connect(Backend::Postgres).await,
+        Db::connect(Backend::MySql).await,
+    ) else {
+        return;
+    };
+    let data = rows(50);
+    let ta = load(&a, "hd_infer", &data).await;
+    let tb = load(&b, "hd_infer", &data).await;
+    // Decimals need a declared scale; everything else is inferred.
+    let run = hash_diff(&a, &ta, &b, &tb, "    columns:\n      amount: {alpha: amount, beta: amount, type: \"decimal(2)\"}\n      name: {alpha: name, beta: name}\n      updated_at: {alpha: updated_at, beta: updated_at}\n      flag: {alpha: flag, beta: flag}\n", "").await;
+    assert_eq!(run.error, None);
+    assert_eq!(run.status, Status::Ok, "{:#?}", run.samples);
+    a.drop_table(&ta).await;
+    b.drop_table(&tb).await;
+}
+
+#[tokio::test]
+async fn tiny_empty_and_sparse_tables() {
+    let (Some(a), Some(b)) = (
+        Db::connect(Backend::Postgres).await,
+        Db::connect(Backend::MySql).await,
+    ) else {
+        return;
+    };
+    for n in [0, 1, 10] {
+        let data = rows(n);
+        let ta = load(&a, "hd_small", &data).await;
+        let tb = load(&b, "hd_small", &data).await;
+        let run = hash_diff(&a, &ta, &b, &tb, TYPED, "").await;
+        assert_eq!(run.error, None, "{n} rows");
+        assert_eq!(run.status, Status::Ok, "{n} rows: {:#?}", run.samples);
+        assert_eq!(run.differences.as_ref().unwrap().changed, 0);
+        a.drop_table(&ta).await;
+        b.drop_table(&tb).await;
+    }
+    // Sparse keys with huge gaps, one row deleted far out.
+    let mut data = rows(3000);
+    for (i, r) in data.iter_mut().enumerate() {
+        r.id = (i as i64).pow(3) * 1000 - 5_000_000_000;
+    }
+    let ta = load(&a, "hd_sparse", &data).await;
+    let tb = load(&b, "hd_sparse", &data).await;
+    let far = data[2990].id;
+    b.exec(&format!("DELETE FROM {tb} WHERE id = {far}")).await;
+    let run = hash_diff(&a, &ta, &b, &tb, TYPED, "").await;
+    assert_eq!(run.error, None);
+    let samples = run.samples.unwrap();
+    assert_eq!(samples.len(), 1);
+    assert_eq!(samples[0].key["id"], far);
+    assert_eq!(samples[0].kind, "missing_in_beta");
+    a.drop_table(&ta).await;
+    b.drop_table(&tb).await;
+}
