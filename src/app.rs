@@ -121,54 +121,150 @@ pub fn exit_code(runs: &[CheckRun]) -> i32 {
     }
 }
 
-fn write_table(runs: &[CheckRun], out: &mut dyn Write) -> std::io::Result<()> {
-    let rows: Vec<[String; 5]> = runs
+/// What a run found, in one line.
+fn finding(r: &CheckRun) -> String {
+    if r.error.is_some() {
+        return "-".into();
+    }
+    let counts = r
+        .rows
         .iter()
-        .map(|r| {
-            let counts = r
-                .rows
-                .iter()
-                .map(|(s, n)| format!("{s}={n}"))
-                .collect::<Vec<_>>()
-                .join(" ");
-            let diff = r
-                .row_count_difference
-                .map(|d| format!("{d:+}"))
-                .unwrap_or_else(|| "-".into());
-            [
-                r.name.clone(),
-                r.kind.clone(),
-                r.status.as_str().to_uppercase(),
-                if r.error.is_some() {
-                    "-".into()
-                } else {
-                    format!("{counts}  diff {diff}")
-                },
-                format!("{:.2}s", r.duration_seconds),
-            ]
-        })
-        .collect();
-    let header = ["CHECK", "KIND", "STATUS", "FINDING", "TIME"];
-    let mut widths = header.map(str::len);
-    for row in &rows {
+        .map(|(s, n)| format!("{s}={n}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Some(d) = &r.differences {
+        let mut parts: Vec<String> = d
+            .missing
+            .iter()
+            .map(|(s, n)| format!("missing_in_{s}={n}"))
+            .collect();
+        parts.push(format!("changed={}", d.changed));
+        return format!("{counts}  {}", parts.join(" "));
+    }
+    match r.row_count_difference {
+        Some(d) => format!("{counts}  diff {d:+}"),
+        None => counts,
+    }
+}
+
+/// Left-aligned columns, two spaces apart, trailing blanks trimmed.
+fn render_table(header: &[&str], rows: &[Vec<String>], indent: &str) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 5], out: &mut dyn Write| -> std::io::Result<()> {
-        let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(cell);
+    let line = |cells: Vec<&str>| {
+        let mut s = String::from(indent);
+        for (cell, w) in cells.iter().zip(&widths) {
+            s.push_str(cell);
+            s.push_str(&" ".repeat(w - cell.chars().count() + 2));
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push('\n');
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// A value as a person reads it in a table: NULL spelled out, text quoted when it has
+/// surrounding blanks or is empty.
+fn show(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => "NULL".into(),
+        Some(serde_json::Value::String(s)) if s.is_empty() || s.trim() != s || s == "NULL" => {
+            format!("{s:?}")
+        }
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn write_table(runs: &[CheckRun], out: &mut dyn Write) -> std::io::Result<()> {
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                r.kind.clone(),
+                r.status.as_str().to_uppercase(),
+                finding(r),
+                format!("{:.2}s", r.duration_seconds),
+            ]
+        })
+        .collect();
+    writeln!(
+        out,
+        "{}",
+        render_table(&["CHECK", "KIND", "STATUS", "FINDING", "TIME"], &rows, "")
+    )?;
+    for r in runs {
+        let (Some(d), Some(samples)) = (&r.differences, &r.samples) else {
+            continue;
+        };
+        if samples.is_empty() {
+            continue;
+        }
+        let total = d.changed + d.missing.iter().map(|(_, n)| n).sum::<u64>();
+        let systems: Vec<&str> = r.rows.iter().map(|(s, _)| s.as_str()).collect();
+        writeln!(
+            out,
+            "\n{}: {total} differing rows{}:",
+            r.name,
+            if (samples.len() as u64) < total {
+                format!(", the first {}", samples.len())
             } else {
-                s.push_str(&format!("{cell:<w$}  "));
+                String::new()
+            }
+        )?;
+        let upper: Vec<String> = systems.iter().map(|s| s.to_uppercase()).collect();
+        let mut header = vec!["KEY", "KIND", "COLUMN"];
+        header.extend(upper.iter().map(String::as_str));
+        let mut lines = Vec::new();
+        for s in samples {
+            let key = s
+                .key
+                .iter()
+                .map(|(k, v)| format!("{k}={}", show(Some(v))))
+                .collect::<Vec<_>>()
+                .join(",");
+            if s.columns.is_empty() {
+                lines.push(vec![
+                    key,
+                    s.kind.clone(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+                continue;
+            }
+            for (i, c) in s.columns.iter().enumerate() {
+                let value = |system: &str| {
+                    show(
+                        s.values
+                            .as_ref()
+                            .and_then(|v| v.get(system))
+                            .and_then(|v| v.get(c)),
+                    )
+                };
+                lines.push(vec![
+                    if i == 0 { key.clone() } else { String::new() },
+                    if i == 0 {
+                        s.kind.clone()
+                    } else {
+                        String::new()
+                    },
+                    c.clone(),
+                    value(systems.first().copied().unwrap_or("")),
+                    value(systems.get(1).copied().unwrap_or("")),
+                ]);
             }
         }
-        writeln!(out, "{}", s.trim_end())
-    };
-    line(header, out)?;
-    for row in &rows {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4]], out)?;
+        writeln!(out, "{}", render_table(&header, &lines, "  "))?;
     }
     let errors: Vec<&CheckRun> = runs.iter().filter(|r| r.error.is_some()).collect();
     if !errors.is_empty() {

@@ -216,8 +216,7 @@ async fn resolve(
     let engines = [sys[0].engine().kind(), sys[1].engine().kind()];
     let nkey = spec.sides[0].key.len();
     let mut key_cols: [Vec<Col>; 2] = Default::default();
-    for k in 0..nkey {
-        let name = &spec.key_names[k];
+    for (k, name) in spec.key_names.iter().enumerate().take(nkey) {
         let ty = infer(name, None, [natives[0][k], natives[1][k]], engines, &sys)?;
         if !key_type_supported(ty) {
             return Err(CheckError::Config(format!(
@@ -242,6 +241,39 @@ async fn resolve(
                 ty,
                 native: n[i],
             });
+        }
+    }
+    // A zone-less timestamp read in a local zone needs the engine to know that zone.
+    for i in 0..2 {
+        let tz = sys[i].config.timezone;
+        let local = cols[i].iter().any(|c| {
+            matches!(c.ty, LogicalType::Timestamp(_))
+                && !matches!(c.native, Native::Timestamp { zoned: true })
+        });
+        if !local || tz == chrono_tz::UTC {
+            continue;
+        }
+        if let Some(probe) = sys[i].engine().dialect().zone_probe(tz) {
+            let rows = sys[i]
+                .fetch_strings(&sql::Query {
+                    sql: probe,
+                    params: Vec::new(),
+                })
+                .await?;
+            if rows
+                .first()
+                .and_then(|r| r.first())
+                .cloned()
+                .flatten()
+                .is_none()
+            {
+                return Err(CheckError::Config(format!(
+                    "system `{}` reads zone-less timestamps in {}, but the server has no time zone tables: \
+                     load them (`mariadb-tzinfo-to-sql /usr/share/zoneinfo | mariadb -u root mysql`) or compare in UTC",
+                    sys[i].name(),
+                    tz.name()
+                )));
+            }
         }
     }
     let [ka, kb] = key_cols;

@@ -214,8 +214,9 @@ pub fn canonical(raw: &Raw, ty: LogicalType, tz: chrono_tz::Tz) -> Result<Option
 }
 
 /// A timestamp with an offset is converted to UTC; one without is read in `tz`. An ambiguous
-/// local time (the repeated hour in autumn) is read as the earlier instant; a local time that
-/// does not exist (the skipped hour in spring) is read as if the clock had not changed yet.
+/// local time (the repeated hour in autumn) is read as the later instant (standard time), and
+/// a local time that does not exist (the skipped hour in spring) as if the clock had not
+/// changed yet: PostgreSQL's rules, so the engines agree.
 pub fn parse_timestamp(s: &str, tz: chrono_tz::Tz) -> Option<NaiveDateTime> {
     let s = s.replace('T', " ");
     if let Ok(dt) = chrono::DateTime::parse_from_str(&s, "%Y-%m-%d %H:%M:%S%.f%:z") {
@@ -244,7 +245,7 @@ pub fn parse_timestamp(s: &str, tz: chrono_tz::Tz) -> Option<NaiveDateTime> {
 pub fn local_to_utc(naive: NaiveDateTime, tz: chrono_tz::Tz) -> NaiveDateTime {
     match tz.from_local_datetime(&naive) {
         chrono::LocalResult::Single(t) => t.naive_utc(),
-        chrono::LocalResult::Ambiguous(earlier, _) => earlier.naive_utc(),
+        chrono::LocalResult::Ambiguous(_, later) => later.naive_utc(),
         chrono::LocalResult::None => {
             // In the gap: use the offset in force just before it.
             let before = naive - chrono::Duration::hours(3);
@@ -460,9 +461,9 @@ mod tests {
             ts("2026-01-01 12:00:00+02:00", UTC, 0),
             "2026-01-01 10:00:00"
         );
-        // The repeated autumn hour reads as the earlier instant; the skipped spring hour as
+        // The repeated autumn hour reads as the later instant; the skipped spring hour as
         // if the clock had not changed yet.
-        assert_eq!(ts("2026-10-25 02:30:00", Berlin, 0), "2026-10-25 00:30:00");
+        assert_eq!(ts("2026-10-25 02:30:00", Berlin, 0), "2026-10-25 01:30:00");
         assert_eq!(ts("2026-03-29 02:30:00", Berlin, 0), "2026-03-29 01:30:00");
         assert_eq!(ts("1969-12-31 23:59:59", UTC, 0), "1969-12-31 23:59:59");
         assert_eq!(

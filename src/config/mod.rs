@@ -988,7 +988,11 @@ impl Builder<'_> {
         };
         let thresholds = match &raw.thresholds {
             Some(t) => thresholds(t, d),
-            None => Some(Thresholds::default()),
+            // Drift must never look like health: without thresholds, any finding warns.
+            None => Some(Thresholds {
+                warning: Some(Threshold::Count(1.0)),
+                critical: None,
+            }),
         };
         let alert = match raw.alert {
             Some(a) => alert(file, a, d, &mut self.sink_refs),

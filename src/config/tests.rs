@@ -173,7 +173,7 @@ chekcs: []
     ]);
     let errors = f.load(&[]).unwrap_err();
     let expected = [
-        "c.yaml:5:24: unknown field `were`, expected one of `table`, `where` (did you mean `where`?)",
+        "c.yaml:5:24: unknown field `were`, expected one of `table`, `where`, `key` (did you mean `where`?)",
         "c.yaml:7:18: unknown field `warn`, expected one of `warning`, `critical` (did you mean `warning`?)",
         "c.yaml:8:28: unknown field `fro`, expected one of `sinks`, `for`, `repeat_interval`, `runbook_url`, `dashboard_url` (did you mean `for`?)",
         "c.yaml:9:1: unknown field `chekcs`, expected `checks` (did you mean `checks`?)",
@@ -231,7 +231,7 @@ checks:
     );
     assert!(
         errors.iter().any(|e| e
-            == "checks/a.yaml:14:11: unknown kind `row_cont` in check `c` (available: row_count)"),
+            == "checks/a.yaml:14:11: unknown kind `row_cont` in check `c` (available: row_count, hash_diff)"),
         "{errors:#?}"
     );
 }

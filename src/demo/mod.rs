@@ -9,10 +9,16 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// The bundled demo checks, as shipped in `checks/demo/`.
-pub const CHECK_FILES: &[(&str, &str)] = &[(
-    "row_counts.yaml",
-    include_str!("../../checks/demo/row_counts.yaml"),
-)];
+pub const CHECK_FILES: &[(&str, &str)] = &[
+    (
+        "row_counts.yaml",
+        include_str!("../../checks/demo/row_counts.yaml"),
+    ),
+    (
+        "content.yaml",
+        include_str!("../../checks/demo/content.yaml"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {

@@ -245,7 +245,15 @@ impl System {
                 .await
                 .expect("system semaphore is never closed");
             self.metrics.queries.with_label_values(&[self.name()]).inc();
-            match run(self.engine.as_ref(), sql).await {
+            let started = std::time::Instant::now();
+            let result = run(self.engine.as_ref(), sql).await;
+            tracing::debug!(
+                system = self.name(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                ok = result.is_ok(),
+                "query finished"
+            );
+            match result {
                 Ok(value) => {
                     self.set_up(true);
                     self.metrics

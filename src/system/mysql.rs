@@ -183,7 +183,8 @@ impl Dialect for MySqlDialect {
         let e = &col.expr;
         match col.ty {
             LogicalType::Int => match col.native {
-                Native::Int => format!("CAST(({e}) AS CHAR)"),
+                // `+ 0` turns BIT values into numbers.
+                Native::Int => format!("CAST(({e}) + 0 AS CHAR)"),
                 _ => format!("CAST(CAST(({e}) AS DECIMAL(65,0)) AS CHAR)"),
             },
             LogicalType::Decimal(s) => format!("CAST(CAST(({e}) AS DECIMAL(65,{s})) AS CHAR)"),
@@ -210,7 +211,13 @@ impl Dialect for MySqlDialect {
                 let len = if p == 0 { 19 } else { 20 + p as usize };
                 format!("LEFT(DATE_FORMAT({utc}, '%Y-%m-%d %H:%i:%s.%f'), {len})")
             }
-            LogicalType::Uuid => format!("LOWER(CONVERT(({e}) USING utf8mb4))"),
+            LogicalType::Uuid => {
+                let hex = match col.native {
+                    Native::Bytes => format!("HEX(({e}))"),
+                    _ => format!("REPLACE(CONVERT(({e}) USING utf8mb4), '-', '')"),
+                };
+                format!("LOWER(INSERT(INSERT(INSERT(INSERT({hex}, 9, 0, '-'), 14, 0, '-'), 19, 0, '-'), 24, 0, '-'))")
+            }
             LogicalType::Bytes => format!("LOWER(HEX(({e})))"),
         }
     }
@@ -230,6 +237,13 @@ impl Dialect for MySqlDialect {
     fn int_div(&self, a: &str, b: &str) -> String {
         format!("({a} DIV {b})")
     }
+
+    fn zone_probe(&self, tz: chrono_tz::Tz) -> Option<String> {
+        Some(format!(
+            "SELECT CAST(CONVERT_TZ('2000-01-01 00:00:00', '{}', '+00:00') AS CHAR)",
+            tz.name().replace('\'', "''")
+        ))
+    }
 }
 
 /// Maps MySQL/MariaDB type names (as the driver reports them) to what comparison needs.
@@ -237,7 +251,7 @@ fn native(type_name: &str) -> Native {
     let t = type_name.trim_end_matches(" UNSIGNED");
     match t {
         "BOOLEAN" => Native::Bool,
-        "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => Native::Int,
+        "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "BIT" => Native::Int,
         "DECIMAL" => Native::Decimal,
         "FLOAT" | "DOUBLE" => Native::Float,
         "VARCHAR" | "CHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" | "SET" => {

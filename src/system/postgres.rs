@@ -182,9 +182,12 @@ impl Dialect for PgDialect {
                 Native::Int | Native::Decimal | Native::Float => {
                     format!("CASE WHEN ({e}) <> 0 THEN '1' WHEN ({e}) = 0 THEN '0' END")
                 }
+                // Text that is no boolean fails the query (a cast error naming the value)
+                // rather than reading as NULL.
                 _ => format!(
                     "CASE WHEN LOWER(CAST(({e}) AS TEXT)) IN ('1','t','true','y','yes','on') THEN '1' \
-                     WHEN LOWER(CAST(({e}) AS TEXT)) IN ('0','f','false','n','no','off') THEN '0' END"
+                     WHEN LOWER(CAST(({e}) AS TEXT)) IN ('0','f','false','n','no','off') THEN '0' \
+                     WHEN ({e}) IS NOT NULL THEN CAST(CAST('cannot read ' || CAST(({e}) AS TEXT) || ' as bool' AS INT) AS TEXT) END"
                 ),
             },
             LogicalType::Text => format!("CAST(({e}) AS TEXT)"),
@@ -201,7 +204,12 @@ impl Dialect for PgDialect {
                 let len = if p == 0 { 19 } else { 20 + p as usize };
                 format!("LEFT(TO_CHAR({utc}, 'YYYY-MM-DD HH24:MI:SS.US'), {len})")
             }
-            LogicalType::Uuid => format!("LOWER(CAST(({e}) AS TEXT))"),
+            LogicalType::Uuid => match col.native {
+                Native::Uuid => format!("CAST(({e}) AS TEXT)"),
+                Native::Bytes => format!("CAST(CAST(ENCODE(({e}), 'hex') AS UUID) AS TEXT)"),
+                // PostgreSQL's own uuid parser: any accepted spelling, lowercase hyphenated out.
+                _ => format!("CAST(CAST(CAST(({e}) AS TEXT) AS UUID) AS TEXT)"),
+            },
             LogicalType::Bytes => format!("ENCODE(CAST(({e}) AS BYTEA), 'hex')"),
         }
     }

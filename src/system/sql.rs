@@ -79,6 +79,12 @@ pub trait Dialect: Send + Sync {
     fn greatest(&self, a: &str, b: &str) -> String {
         format!("GREATEST({a}, {b})")
     }
+
+    /// A query returning NULL when this engine cannot convert from `tz` (MariaDB without
+    /// time zone tables); `None` when it always can.
+    fn zone_probe(&self, _tz: chrono_tz::Tz) -> Option<String> {
+        None
+    }
 }
 
 fn token(d: &dyn Dialect, col: &Col, tz: chrono_tz::Tz) -> String {
@@ -355,22 +361,23 @@ fn range_union(b: &mut Binder<'_>, ranges: &[Range], buckets: &[Bucket]) -> Stri
         .join(" OR ")
 }
 
-/// `(range_i AND kh & mask IN (v, ...)) OR ...` for the buckets, grouped by range.
+/// `(range_i AND kh & mask IN (v, ...)) OR ...` for the buckets, grouped by range and depth
+/// (buckets of one range can sit at different depths: some became leaves a level earlier).
 fn parent_filter(b: &mut Binder<'_>, ranges: &[Range], buckets: &[Bucket], kh: &str) -> String {
-    let mut by_range: std::collections::BTreeMap<usize, Vec<&Bucket>> = Default::default();
+    let mut groups: std::collections::BTreeMap<(usize, u8), Vec<u64>> = Default::default();
     for x in buckets {
-        by_range.entry(x.range).or_default().push(x);
+        groups.entry((x.range, x.bits)).or_default().push(x.value);
     }
     let d = b.d;
-    let arms: Vec<String> = by_range
+    let arms: Vec<String> = groups
         .iter()
-        .map(|(r, bs)| {
+        .map(|((r, bits), values)| {
             let range = b.range(&ranges[*r]);
-            if bs.iter().all(|x| x.bits == 0) {
+            if *bits == 0 {
                 return format!("({range})");
             }
-            let mask = (1u64 << bs[0].bits) - 1;
-            let values: Vec<String> = bs.iter().map(|x| x.value.to_string()).collect();
+            let mask = (1u64 << bits) - 1;
+            let values: Vec<String> = values.iter().map(u64::to_string).collect();
             format!(
                 "(({range}) AND {} IN ({}))",
                 d.bit_and(kh, mask),

@@ -7,6 +7,7 @@
 mod agent;
 mod cli;
 mod common;
+mod conformance;
 mod engines;
 mod hash_diff;
 mod telemetry;
