@@ -32,7 +32,9 @@ impl MySqlEngine {
             .unwrap_or_else(|_| MySqlConnectOptions::new())
             .charset("utf8mb4")
             .timezone(Some("+00:00".to_string()))
-            .log_statements(tracing::log::LevelFilter::Trace);
+            .log_statements(tracing::log::LevelFilter::Trace)
+            // Long statements are this agent's normal work, not a warning.
+            .log_slow_statements(tracing::log::LevelFilter::Debug, std::time::Duration::from_secs(60));
         let timeout = config.statement_timeout;
         let pool = MySqlPoolOptions::new()
             .max_connections(config.max_connections)
@@ -127,7 +129,7 @@ impl Engine for MySqlEngine {
             rows.iter()
                 .map(|r| {
                     (0..r.len())
-                        .map(|i| r.try_get::<Option<String>, _>(i))
+                        .map(|i| text_cell(r, i))
                         .collect()
                 })
                 .collect()
@@ -238,6 +240,14 @@ impl Dialect for MySqlDialect {
         format!("({a} DIV {b})")
     }
 
+    fn int_bucket(&self, key: &str, bounds: &[i64]) -> Option<String> {
+        if bounds.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = bounds.iter().map(i64::to_string).collect();
+        Some(format!("INTERVAL({key}, {})", list.join(", ")))
+    }
+
     fn zone_probe(&self, tz: chrono_tz::Tz) -> Option<String> {
         Some(format!(
             "SELECT CAST(CONVERT_TZ('2000-01-01 00:00:00', '{}', '+00:00') AS CHAR)",
@@ -263,4 +273,13 @@ fn native(type_name: &str) -> Native {
         "VARBINARY" | "BINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" => Native::Bytes,
         _ => Native::Other,
     }
+}
+
+/// A result cell as text: text columns as they are, integer columns (counts, block numbers,
+/// which need no cast in SQL) printed.
+fn text_cell(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Option<String>, sqlx::Error> {
+    row.try_get::<Option<String>, _>(i)
+        .or_else(|_| row.try_get::<Option<i64>, _>(i).map(|v| v.map(|v| v.to_string())))
+        .or_else(|_| row.try_get::<Option<i32>, _>(i).map(|v| v.map(|v| v.to_string())))
+        .or_else(|_| row.try_get::<Option<u64>, _>(i).map(|v| v.map(|v| v.to_string())))
 }

@@ -33,7 +33,9 @@ impl PostgresEngine {
             ("statement_timeout", timeout_ms.as_str()),
             ("TimeZone", "UTC"),
         ])
-        .log_statements(tracing::log::LevelFilter::Trace);
+        .log_statements(tracing::log::LevelFilter::Trace)
+            // Long statements are this agent's normal work, not a warning.
+            .log_slow_statements(tracing::log::LevelFilter::Debug, std::time::Duration::from_secs(60));
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .min_connections(0)
@@ -111,7 +113,7 @@ impl Engine for PostgresEngine {
             rows.iter()
                 .map(|r| {
                     (0..r.len())
-                        .map(|i| r.try_get::<Option<String>, _>(i))
+                        .map(|i| text_cell(r, i))
                         .collect()
                 })
                 .collect()
@@ -225,6 +227,11 @@ impl Dialect for PgDialect {
     fn to_text(&self, expr: &str) -> String {
         format!("CAST({expr} AS TEXT)")
     }
+
+    fn int_bucket(&self, key: &str, bounds: &[i64]) -> Option<String> {
+        let list: Vec<String> = bounds.iter().map(i64::to_string).collect();
+        Some(format!("WIDTH_BUCKET({key}, CAST('{{{}}}' AS BIGINT[]))", list.join(",")))
+    }
 }
 
 /// Maps PostgreSQL type names to what comparison needs to know.
@@ -242,4 +249,12 @@ fn native(type_name: &str) -> Native {
         "BYTEA" => Native::Bytes,
         _ => Native::Other,
     }
+}
+
+/// A result cell as text: text columns as they are, integer columns (counts, block numbers,
+/// which need no cast in SQL) printed.
+fn text_cell(row: &sqlx::postgres::PgRow, i: usize) -> Result<Option<String>, sqlx::Error> {
+    row.try_get::<Option<String>, _>(i)
+        .or_else(|_| row.try_get::<Option<i64>, _>(i).map(|v| v.map(|v| v.to_string())))
+        .or_else(|_| row.try_get::<Option<i32>, _>(i).map(|v| v.map(|v| v.to_string())))
 }

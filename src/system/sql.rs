@@ -80,6 +80,17 @@ pub trait Dialect: Send + Sync {
         format!("GREATEST({a}, {b})")
     }
 
+    /// Whether hash sums must be split in two (the engine's integer SUM is only 64-bit).
+    fn split_sum(&self) -> bool {
+        false
+    }
+
+    /// An expression giving how many of the sorted integer `bounds` are <= `key`, when the
+    /// engine has a fast built-in for it.
+    fn int_bucket(&self, _key: &str, _bounds: &[i64]) -> Option<String> {
+        None
+    }
+
     /// A query returning NULL when this engine cannot convert from `tz` (MariaDB without
     /// time zone tables); `None` when it always can.
     fn zone_probe(&self, _tz: chrono_tz::Tz) -> Option<String> {
@@ -198,6 +209,82 @@ impl Binder<'_> {
     }
 }
 
+/// The select-list items summing row hashes: one exact sum, or high and low halves.
+fn hash_sums(d: &dyn Dialect, h: &str) -> String {
+    if d.split_sum() {
+        format!(
+            "{}, {}",
+            d.to_text(&format!("SUM({})", d.shift_right(h, SPLIT_BITS))),
+            d.to_text(&format!("SUM({})", d.bit_and(h, (1 << SPLIT_BITS) - 1)))
+        )
+    } else {
+        d.to_text(&format!("SUM({h})"))
+    }
+}
+
+/// floor((key - origin) / width) with integer arithmetic only (every engine's integer
+/// division truncates toward zero).
+fn floor_div(d: &dyn Dialect, key: &str, origin: i64, width: i64) -> String {
+    format!(
+        "CASE WHEN {key} >= {origin} THEN {} ELSE -{} - 1 END",
+        d.int_div(&format!("({key} - {origin})"), &width.to_string()),
+        d.int_div(&format!("({origin} - {key} - 1)"), &width.to_string()),
+    )
+}
+
+/// MIN, MAX and COUNT of a single integer key.
+pub fn key_stats(d: &dyn Dialect, side: &SideSpec) -> Query {
+    let k = d.key_operand(&side.key[0]);
+    let sql = format!(
+        "SELECT {}, {}, {} {}",
+        d.to_text(&format!("MIN({k})")),
+        d.to_text(&format!("MAX({k})")),
+        d.to_text("COUNT(*)"),
+        from_where(d, side, None)
+    );
+    Query { sql, params: Vec::new() }
+}
+
+/// Count and hash sum per block of `width` consecutive integer keys from `origin`, over the
+/// whole side or only the inclusive key ranges `within`.
+pub fn block_sums(d: &dyn Dialect, side: &SideSpec, origin: i64, width: i64, within: &[(i64, i64)]) -> Query {
+    let mut b = Binder { d, side, params: Vec::new() };
+    let k = d.key_operand(&side.key[0]);
+    let block = floor_div(d, &k, origin, width);
+    let hash = row_hash(d, side);
+    let filter = if within.is_empty() { None } else { Some(int_ranges(&mut b, within)) };
+    // Block number and count stay integers: grouping by an integer is much cheaper than
+    // by its text.
+    let sql = format!(
+        "SELECT {block}, COUNT(*), {} {} GROUP BY 1",
+        hash_sums(d, &hash),
+        from_where(d, side, filter),
+    );
+    Query { sql, params: b.params }
+}
+
+/// Key and row hash of every row in the inclusive integer key ranges `within`.
+pub fn block_rows(d: &dyn Dialect, side: &SideSpec, within: &[(i64, i64)]) -> Query {
+    let mut b = Binder { d, side, params: Vec::new() };
+    let keys: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+    let h = d.to_text(&row_hash(d, side));
+    let filter = int_ranges(&mut b, within);
+    let sql = format!("SELECT {}, {h} {}", keys.join(", "), from_where(d, side, Some(filter)));
+    Query { sql, params: b.params }
+}
+
+fn int_ranges(b: &mut Binder<'_>, within: &[(i64, i64)]) -> String {
+    within
+        .iter()
+        .map(|(lo, hi)| {
+            let lo = b.compare(">=", &vec![KeyPart::Int(*lo)]);
+            let hi = b.compare("<=", &vec![KeyPart::Int(*hi)]);
+            format!("({lo} AND {hi})")
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
 /// Keys cutting the side's rows into segments of `segment_rows` rows by row position (or
 /// more rows each, so that there are at most `max_segments`).
 pub fn boundaries(d: &dyn Dialect, side: &SideSpec, segment_rows: u64, max_segments: u64) -> Query {
@@ -226,26 +313,22 @@ pub fn boundaries(d: &dyn Dialect, side: &SideSpec, segment_rows: u64, max_segme
 
 /// Count and hash sum of every segment cut by `bounds`: one scan of the side.
 pub fn segment_sums(d: &dyn Dialect, side: &SideSpec, bounds: &[Key]) -> Query {
-    let mut b = Binder {
-        d,
-        side,
-        params: Vec::new(),
+    let mut b = Binder { d, side, params: Vec::new() };
+    let ints: Option<Vec<i64>> = (side.key.len() == 1 && side.key[0].ty == LogicalType::Int)
+        .then(|| bounds.iter().map(|k| match k.first() { Some(KeyPart::Int(i)) => Some(*i), _ => None }).collect())
+        .flatten();
+    let seg = if bounds.is_empty() {
+        "0".to_string()
+    } else {
+        ints.and_then(|ints| d.int_bucket(&d.key_operand(&side.key[0]), &ints))
+            .unwrap_or_else(|| b.segment_of(bounds, 0))
     };
-    let seg = b.segment_of(bounds, 0);
-    let h = "dw_h";
     let sql = format!(
-        "SELECT {seg_t}, {cnt}, {hi}, {lo} FROM (SELECT {seg} AS dw_seg, {hash} AS dw_h {from}) dw_t GROUP BY dw_seg",
-        seg_t = d.to_text("dw_seg"),
-        cnt = d.to_text("COUNT(*)"),
-        hi = d.to_text(&format!("SUM({})", d.shift_right(h, SPLIT_BITS))),
-        lo = d.to_text(&format!("SUM({})", d.bit_and(h, (1 << SPLIT_BITS) - 1))),
-        hash = row_hash(d, side),
-        from = from_where(d, side, None),
+        "SELECT {seg}, COUNT(*), {} {} GROUP BY 1",
+        hash_sums(d, &row_hash(d, side)),
+        from_where(d, side, None),
     );
-    Query {
-        sql,
-        params: b.params,
-    }
+    Query { sql, params: b.params }
 }
 
 /// Rows of the given `parents` (same number of bits each), grouped by the low `bits` bits
@@ -280,15 +363,13 @@ pub fn bucket_sums(
     let inner = range_union(&mut b, ranges, parents);
     let from = from_where(d, side, Some(inner));
     let filter = parent_filter(&mut b, ranges, parents, "dw_kh");
-    let h = "dw_h";
     let sql = format!(
-        "SELECT {r_t}, {b_t}, {cnt}, {hi}, {lo} FROM (SELECT {which} AS dw_r, {bucket} AS dw_b, {hash} AS dw_h \
+        "SELECT {r_t}, {b_t}, {cnt}, {sums} FROM (SELECT {which} AS dw_r, {bucket} AS dw_b, {hash} AS dw_h \
          FROM (SELECT *, {kh} AS dw_kh {from}) dw_k WHERE {filter}) dw_t GROUP BY dw_r, dw_b",
         r_t = d.to_text("dw_r"),
         b_t = d.to_text("dw_b"),
         cnt = d.to_text("COUNT(*)"),
-        hi = d.to_text(&format!("SUM({})", d.shift_right(h, SPLIT_BITS))),
-        lo = d.to_text(&format!("SUM({})", d.bit_and(h, (1 << SPLIT_BITS) - 1))),
+        sums = hash_sums(d, "dw_h"),
         bucket = d.bit_and("dw_kh", (1u64 << bits) - 1),
     );
     Query {

@@ -35,7 +35,9 @@ impl SqliteEngine {
             .create_if_missing(false)
             .foreign_keys(false)
             .busy_timeout(config.connect_timeout)
-            .log_statements(tracing::log::LevelFilter::Trace);
+            .log_statements(tracing::log::LevelFilter::Trace)
+            // Long statements are this agent's normal work, not a warning.
+            .log_slow_statements(tracing::log::LevelFilter::Debug, std::time::Duration::from_secs(60));
         let pool = SqlitePoolOptions::new()
             .max_connections(config.max_connections)
             .min_connections(0)
@@ -147,7 +149,7 @@ impl Engine for SqliteEngine {
             rows.iter()
                 .map(|r| {
                     (0..r.len())
-                        .map(|i| r.try_get::<Option<String>, _>(i))
+                        .map(|i| text_cell(r, i))
                         .collect()
                 })
                 .collect()
@@ -225,6 +227,10 @@ impl Dialect for SqliteDialect {
 
     fn greatest(&self, a: &str, b: &str) -> String {
         format!("MAX({a}, {b})")
+    }
+
+    fn split_sum(&self) -> bool {
+        true
     }
 }
 
@@ -383,4 +389,12 @@ mod functions {
             }
         }
     }
+}
+
+/// A result cell as text: text columns as they are, integer columns (counts, block numbers,
+/// which need no cast in SQL) printed.
+fn text_cell(row: &sqlx::sqlite::SqliteRow, i: usize) -> Result<Option<String>, sqlx::Error> {
+    row.try_get::<Option<String>, _>(i)
+        .or_else(|_| row.try_get::<Option<i64>, _>(i).map(|v| v.map(|v| v.to_string())))
+        .or_else(|_| row.try_get::<Option<i32>, _>(i).map(|v| v.map(|v| v.to_string())))
 }
