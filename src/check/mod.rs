@@ -392,6 +392,18 @@ impl CheckRun {
                 .with_label_values(&[name])
                 .set(d);
         }
+        if let Some(d) = &self.differences {
+            for (system, n) in &d.missing {
+                metrics
+                    .missing_rows
+                    .with_label_values(&[name, system])
+                    .set(*n as i64);
+            }
+            metrics
+                .changed_rows
+                .with_label_values(&[name])
+                .set(d.changed as i64);
+        }
         let total = self.rows.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64;
         for (severity, t) in [
             ("warning", check.thresholds.warning),

@@ -127,7 +127,9 @@ impl Runner<'_> {
         let count = cells.first().and_then(num).ok_or_else(bad)? as u64;
         let sum = match cells.len() {
             2 => num(&cells[1]).ok_or_else(bad)?,
-            3 => (num(&cells[1]).ok_or_else(bad)? << SPLIT_BITS) + num(&cells[2]).ok_or_else(bad)?,
+            3 => {
+                (num(&cells[1]).ok_or_else(bad)? << SPLIT_BITS) + num(&cells[2]).ok_or_else(bad)?
+            }
             _ => return Err(bad()),
         };
         Ok(Sum { count, sum })
@@ -325,7 +327,11 @@ fn record(
         if hashes[side].insert(key.clone(), h).is_some() {
             return Err(DiffError::DuplicateKey {
                 system: run.sides[side].system.name().to_string(),
-                key: key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                key: key
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
     }
@@ -379,7 +385,8 @@ async fn blocks(
 ) -> Result<DiffOutcome, DiffError> {
     // Inclusive key range of block `index` of width `w`, clamped to the integer range.
     let range = |index: i64, w: i64| -> (i64, i64) {
-        let lo = (origin as i128 + index as i128 * w as i128).clamp(i64::MIN as i128, i64::MAX as i128);
+        let lo =
+            (origin as i128 + index as i128 * w as i128).clamp(i64::MIN as i128, i64::MAX as i128);
         let hi = (lo + w as i128 - 1).clamp(i64::MIN as i128, i64::MAX as i128);
         (lo as i64, hi as i64)
     };

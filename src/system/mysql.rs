@@ -34,7 +34,10 @@ impl MySqlEngine {
             .timezone(Some("+00:00".to_string()))
             .log_statements(tracing::log::LevelFilter::Trace)
             // Long statements are this agent's normal work, not a warning.
-            .log_slow_statements(tracing::log::LevelFilter::Debug, std::time::Duration::from_secs(60));
+            .log_slow_statements(
+                tracing::log::LevelFilter::Debug,
+                std::time::Duration::from_secs(60),
+            );
         let timeout = config.statement_timeout;
         let pool = MySqlPoolOptions::new()
             .max_connections(config.max_connections)
@@ -127,11 +130,7 @@ impl Engine for MySqlEngine {
             }
             let rows = q.fetch_all(&self.pool).await?;
             rows.iter()
-                .map(|r| {
-                    (0..r.len())
-                        .map(|i| text_cell(r, i))
-                        .collect()
-                })
+                .map(|r| (0..r.len()).map(|i| text_cell(r, i)).collect())
                 .collect()
         }
         .boxed()
@@ -279,7 +278,16 @@ fn native(type_name: &str) -> Native {
 /// which need no cast in SQL) printed.
 fn text_cell(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Option<String>, sqlx::Error> {
     row.try_get::<Option<String>, _>(i)
-        .or_else(|_| row.try_get::<Option<i64>, _>(i).map(|v| v.map(|v| v.to_string())))
-        .or_else(|_| row.try_get::<Option<i32>, _>(i).map(|v| v.map(|v| v.to_string())))
-        .or_else(|_| row.try_get::<Option<u64>, _>(i).map(|v| v.map(|v| v.to_string())))
+        .or_else(|_| {
+            row.try_get::<Option<i64>, _>(i)
+                .map(|v| v.map(|v| v.to_string()))
+        })
+        .or_else(|_| {
+            row.try_get::<Option<i32>, _>(i)
+                .map(|v| v.map(|v| v.to_string()))
+        })
+        .or_else(|_| {
+            row.try_get::<Option<u64>, _>(i)
+                .map(|v| v.map(|v| v.to_string()))
+        })
 }

@@ -34,8 +34,11 @@ impl PostgresEngine {
             ("TimeZone", "UTC"),
         ])
         .log_statements(tracing::log::LevelFilter::Trace)
-            // Long statements are this agent's normal work, not a warning.
-            .log_slow_statements(tracing::log::LevelFilter::Debug, std::time::Duration::from_secs(60));
+        // Long statements are this agent's normal work, not a warning.
+        .log_slow_statements(
+            tracing::log::LevelFilter::Debug,
+            std::time::Duration::from_secs(60),
+        );
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .min_connections(0)
@@ -111,11 +114,7 @@ impl Engine for PostgresEngine {
             }
             let rows = q.fetch_all(&self.pool).await?;
             rows.iter()
-                .map(|r| {
-                    (0..r.len())
-                        .map(|i| text_cell(r, i))
-                        .collect()
-                })
+                .map(|r| (0..r.len()).map(|i| text_cell(r, i)).collect())
                 .collect()
         }
         .boxed()
@@ -230,7 +229,10 @@ impl Dialect for PgDialect {
 
     fn int_bucket(&self, key: &str, bounds: &[i64]) -> Option<String> {
         let list: Vec<String> = bounds.iter().map(i64::to_string).collect();
-        Some(format!("WIDTH_BUCKET({key}, CAST('{{{}}}' AS BIGINT[]))", list.join(",")))
+        Some(format!(
+            "WIDTH_BUCKET({key}, CAST('{{{}}}' AS BIGINT[]))",
+            list.join(",")
+        ))
     }
 }
 
@@ -255,6 +257,12 @@ fn native(type_name: &str) -> Native {
 /// which need no cast in SQL) printed.
 fn text_cell(row: &sqlx::postgres::PgRow, i: usize) -> Result<Option<String>, sqlx::Error> {
     row.try_get::<Option<String>, _>(i)
-        .or_else(|_| row.try_get::<Option<i64>, _>(i).map(|v| v.map(|v| v.to_string())))
-        .or_else(|_| row.try_get::<Option<i32>, _>(i).map(|v| v.map(|v| v.to_string())))
+        .or_else(|_| {
+            row.try_get::<Option<i64>, _>(i)
+                .map(|v| v.map(|v| v.to_string()))
+        })
+        .or_else(|_| {
+            row.try_get::<Option<i32>, _>(i)
+                .map(|v| v.map(|v| v.to_string()))
+        })
 }

@@ -242,17 +242,34 @@ pub fn key_stats(d: &dyn Dialect, side: &SideSpec) -> Query {
         d.to_text("COUNT(*)"),
         from_where(d, side, None)
     );
-    Query { sql, params: Vec::new() }
+    Query {
+        sql,
+        params: Vec::new(),
+    }
 }
 
 /// Count and hash sum per block of `width` consecutive integer keys from `origin`, over the
 /// whole side or only the inclusive key ranges `within`.
-pub fn block_sums(d: &dyn Dialect, side: &SideSpec, origin: i64, width: i64, within: &[(i64, i64)]) -> Query {
-    let mut b = Binder { d, side, params: Vec::new() };
+pub fn block_sums(
+    d: &dyn Dialect,
+    side: &SideSpec,
+    origin: i64,
+    width: i64,
+    within: &[(i64, i64)],
+) -> Query {
+    let mut b = Binder {
+        d,
+        side,
+        params: Vec::new(),
+    };
     let k = d.key_operand(&side.key[0]);
     let block = floor_div(d, &k, origin, width);
     let hash = row_hash(d, side);
-    let filter = if within.is_empty() { None } else { Some(int_ranges(&mut b, within)) };
+    let filter = if within.is_empty() {
+        None
+    } else {
+        Some(int_ranges(&mut b, within))
+    };
     // Block number and count stay integers: grouping by an integer is much cheaper than
     // by its text.
     let sql = format!(
@@ -260,17 +277,31 @@ pub fn block_sums(d: &dyn Dialect, side: &SideSpec, origin: i64, width: i64, wit
         hash_sums(d, &hash),
         from_where(d, side, filter),
     );
-    Query { sql, params: b.params }
+    Query {
+        sql,
+        params: b.params,
+    }
 }
 
 /// Key and row hash of every row in the inclusive integer key ranges `within`.
 pub fn block_rows(d: &dyn Dialect, side: &SideSpec, within: &[(i64, i64)]) -> Query {
-    let mut b = Binder { d, side, params: Vec::new() };
+    let mut b = Binder {
+        d,
+        side,
+        params: Vec::new(),
+    };
     let keys: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
     let h = d.to_text(&row_hash(d, side));
     let filter = int_ranges(&mut b, within);
-    let sql = format!("SELECT {}, {h} {}", keys.join(", "), from_where(d, side, Some(filter)));
-    Query { sql, params: b.params }
+    let sql = format!(
+        "SELECT {}, {h} {}",
+        keys.join(", "),
+        from_where(d, side, Some(filter))
+    );
+    Query {
+        sql,
+        params: b.params,
+    }
 }
 
 fn int_ranges(b: &mut Binder<'_>, within: &[(i64, i64)]) -> String {
@@ -313,9 +344,21 @@ pub fn boundaries(d: &dyn Dialect, side: &SideSpec, segment_rows: u64, max_segme
 
 /// Count and hash sum of every segment cut by `bounds`: one scan of the side.
 pub fn segment_sums(d: &dyn Dialect, side: &SideSpec, bounds: &[Key]) -> Query {
-    let mut b = Binder { d, side, params: Vec::new() };
+    let mut b = Binder {
+        d,
+        side,
+        params: Vec::new(),
+    };
     let ints: Option<Vec<i64>> = (side.key.len() == 1 && side.key[0].ty == LogicalType::Int)
-        .then(|| bounds.iter().map(|k| match k.first() { Some(KeyPart::Int(i)) => Some(*i), _ => None }).collect())
+        .then(|| {
+            bounds
+                .iter()
+                .map(|k| match k.first() {
+                    Some(KeyPart::Int(i)) => Some(*i),
+                    _ => None,
+                })
+                .collect()
+        })
         .flatten();
     let seg = if bounds.is_empty() {
         "0".to_string()
@@ -328,7 +371,10 @@ pub fn segment_sums(d: &dyn Dialect, side: &SideSpec, bounds: &[Key]) -> Query {
         hash_sums(d, &row_hash(d, side)),
         from_where(d, side, None),
     );
-    Query { sql, params: b.params }
+    Query {
+        sql,
+        params: b.params,
+    }
 }
 
 /// Rows of the given `parents` (same number of bits each), grouped by the low `bits` bits

@@ -37,7 +37,10 @@ impl SqliteEngine {
             .busy_timeout(config.connect_timeout)
             .log_statements(tracing::log::LevelFilter::Trace)
             // Long statements are this agent's normal work, not a warning.
-            .log_slow_statements(tracing::log::LevelFilter::Debug, std::time::Duration::from_secs(60));
+            .log_slow_statements(
+                tracing::log::LevelFilter::Debug,
+                std::time::Duration::from_secs(60),
+            );
         let pool = SqlitePoolOptions::new()
             .max_connections(config.max_connections)
             .min_connections(0)
@@ -147,11 +150,7 @@ impl Engine for SqliteEngine {
             }
             let rows = q.fetch_all(&mut *conn).await?;
             rows.iter()
-                .map(|r| {
-                    (0..r.len())
-                        .map(|i| text_cell(r, i))
-                        .collect()
-                })
+                .map(|r| (0..r.len()).map(|i| text_cell(r, i)).collect())
                 .collect()
         }
         .boxed()
@@ -395,6 +394,12 @@ mod functions {
 /// which need no cast in SQL) printed.
 fn text_cell(row: &sqlx::sqlite::SqliteRow, i: usize) -> Result<Option<String>, sqlx::Error> {
     row.try_get::<Option<String>, _>(i)
-        .or_else(|_| row.try_get::<Option<i64>, _>(i).map(|v| v.map(|v| v.to_string())))
-        .or_else(|_| row.try_get::<Option<i32>, _>(i).map(|v| v.map(|v| v.to_string())))
+        .or_else(|_| {
+            row.try_get::<Option<i64>, _>(i)
+                .map(|v| v.map(|v| v.to_string()))
+        })
+        .or_else(|_| {
+            row.try_get::<Option<i32>, _>(i)
+                .map(|v| v.map(|v| v.to_string()))
+        })
 }

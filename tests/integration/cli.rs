@@ -230,10 +230,15 @@ async fn the_demo_serves_its_drift_on_metrics() {
     let addr = addr.expect("the demo prints where it serves metrics");
     let m = crate::common::eventually("the demo's checks ran", || async move {
         let m = crate::common::scrape(addr).await?;
-        ["patients_rows", "active_patients_rows", "appointments_rows"]
-            .iter()
-            .all(|c| m.contains(&format!("driftwatch_check_status{{check=\"{c}\"}}")))
-            .then_some(m)
+        [
+            "patients_rows",
+            "active_patients_rows",
+            "appointments_rows",
+            "patients_content",
+        ]
+        .iter()
+        .all(|c| m.contains(&format!("driftwatch_check_status{{check=\"{c}\"}}")))
+        .then_some(m)
     })
     .await;
     use crate::common::sample;
@@ -266,6 +271,29 @@ async fn the_demo_serves_its_drift_on_metrics() {
     assert_eq!(
         sample(&m, r#"driftwatch_check_status{check="appointments_rows"}"#),
         Some(0.0)
+    );
+    // The content check finds exactly what was injected.
+    assert_eq!(
+        sample(
+            &m,
+            r#"driftwatch_missing_rows{check="patients_content",system="legacy"}"#
+        ),
+        Some(INJECTED.patients_missing_in_legacy as f64)
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"driftwatch_missing_rows{check="patients_content",system="modern"}"#
+        ),
+        Some(INJECTED.patients_missing_in_modern as f64)
+    );
+    assert_eq!(
+        sample(&m, r#"driftwatch_changed_rows{check="patients_content"}"#),
+        Some(INJECTED.patients_changed as f64)
+    );
+    assert_eq!(
+        sample(&m, r#"driftwatch_check_status{check="patients_content"}"#),
+        Some(2.0)
     );
     // The config it wrote works with the other commands too.
     let (code, out, _) = run(

@@ -386,7 +386,12 @@ async fn differences_at_segment_edges_and_in_clusters() {
 /// edges, keys below the first and past the last, and a cluster in one block.
 #[tokio::test]
 async fn dense_keys_differences_at_block_edges_and_in_clusters() {
-    let (Some(a), Some(b)) = (Db::connect(Backend::MySql).await, Db::connect(Backend::Postgres).await) else { return };
+    let (Some(a), Some(b)) = (
+        Db::connect(Backend::MySql).await,
+        Db::connect(Backend::Postgres).await,
+    ) else {
+        return;
+    };
     let mut data = rows(20_000);
     for (i, r) in data.iter_mut().enumerate() {
         r.id = i as i64 + 1; // 1..=20000, dense
@@ -396,18 +401,37 @@ async fn dense_keys_differences_at_block_edges_and_in_clusters() {
     let mut changed: Vec<i64> = vec![1, 2048, 2049, 4096, 4097, 20_000, 19_999];
     changed.extend((0..40).map(|i| 10_000 + i * 13));
     let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    b.exec(&format!("UPDATE {tb} SET amount = amount + 1 WHERE id IN ({})", list(&changed))).await;
+    b.exec(&format!(
+        "UPDATE {tb} SET amount = amount + 1 WHERE id IN ({})",
+        list(&changed)
+    ))
+    .await;
     let deleted = [2047, 8192, 16_385];
-    b.exec(&format!("DELETE FROM {tb} WHERE id IN ({})", list(&deleted))).await;
+    b.exec(&format!(
+        "DELETE FROM {tb} WHERE id IN ({})",
+        list(&deleted)
+    ))
+    .await;
     let inserted: Vec<i64> = vec![-5, 0, 20_001, 25_000, 1_000_000_000];
-    let values: Vec<String> = inserted.iter().map(|id| format!("({id}, 1.00, 'x', '2026-01-01 00:00:00', true)")).collect();
-    b.exec(&format!("INSERT INTO {tb} (id, amount, name, updated_at, flag) VALUES {}", values.join(","))).await;
+    let values: Vec<String> = inserted
+        .iter()
+        .map(|id| format!("({id}, 1.00, 'x', '2026-01-01 00:00:00', true)"))
+        .collect();
+    b.exec(&format!(
+        "INSERT INTO {tb} (id, amount, name, updated_at, flag) VALUES {}",
+        values.join(",")
+    ))
+    .await;
 
     let run = hash_diff(&a, &ta, &b, &tb, TYPED, "").await;
     assert_eq!(run.error, None);
     let samples = run.samples.unwrap();
     let of = |kind: &str| {
-        let mut ids: Vec<i64> = samples.iter().filter(|s| s.kind == kind).map(|s| s.key["id"].as_i64().unwrap()).collect();
+        let mut ids: Vec<i64> = samples
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| s.key["id"].as_i64().unwrap())
+            .collect();
         ids.sort_unstable();
         ids
     };
@@ -415,7 +439,10 @@ async fn dense_keys_differences_at_block_edges_and_in_clusters() {
     assert_eq!(of("changed"), changed);
     assert_eq!(of("missing_in_beta"), deleted.to_vec());
     assert_eq!(of("missing_in_alpha"), inserted);
-    assert_eq!(run.rows, vec![("alpha".to_string(), 20_000), ("beta".to_string(), 20_002)]);
+    assert_eq!(
+        run.rows,
+        vec![("alpha".to_string(), 20_000), ("beta".to_string(), 20_002)]
+    );
     a.drop_table(&ta).await;
     b.drop_table(&tb).await;
 }
