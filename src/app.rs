@@ -281,8 +281,9 @@ fn write_table(runs: &[CheckRun], out: &mut dyn Write) -> std::io::Result<()> {
     let count = |s: Status| runs.iter().filter(|r| r.status == s).count();
     writeln!(
         out,
-        "\n{} checks: {} ok, {} warning, {} critical, {} error",
+        "\n{} check{}: {} ok, {} warning, {} critical, {} error",
         runs.len(),
+        if runs.len() == 1 { "" } else { "s" },
         count(Status::Ok),
         count(Status::Warning),
         count(Status::Critical),
