@@ -177,14 +177,13 @@ impl Agent {
 }
 
 async fn run_once(shared: &Shared, check: &Arc<CheckConfig>) {
-    let run = check::run(
-        check,
-        &shared.systems,
-        &check::RunOptions {
-            samples: Some(AGENT_SAMPLES),
-        },
-    )
-    .await;
+    let previous = shared.latest.read().await.get(&check.name).cloned();
+    let options = check::RunOptions {
+        samples: Some(AGENT_SAMPLES),
+        previous,
+        on_grace: None,
+    };
+    let run = check::run(check, &shared.systems, &options).await;
     run.record(check, &shared.metrics);
     if let Err(e) = shared.state.record(&run).await {
         tracing::error!(check = %check.name, error = %e, "could not record the run in the state store");

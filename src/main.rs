@@ -101,7 +101,11 @@ fn main() {
                         }
                     },
                 };
-                let options = driftwatch::check::RunOptions { samples };
+                let options = driftwatch::check::RunOptions {
+                    samples,
+                    previous: None,
+                    on_grace: None,
+                };
                 app::check(&config, &names, format, &options, &mut std::io::stdout()).await
             }
             Command::Validate { config, connect } => {

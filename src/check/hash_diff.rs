@@ -42,8 +42,37 @@ pub async fn run(
             spec: &sides[1],
         },
     ];
-    let outcome = diff::diff(refs, &DiffConfig::default()).await?;
+    let mut outcome = diff::diff(refs, &DiffConfig::default()).await?;
     let system_names = [sys[0].name().to_string(), sys[1].name().to_string()];
+    let detected_at = chrono::Utc::now();
+    // A difference still there after `grace` is drift; one that went away was the sync
+    // catching up.
+    let mut transient = 0;
+    if let (Some(grace), false) = (spec.grace, outcome.differences.is_empty()) {
+        tracing::info!(
+            check = %check.name,
+            differences = outcome.differences.len(),
+            grace = %humantime::format_duration(grace),
+            "re-checking the differences after the grace period"
+        );
+        if let Some(hook) = &options.on_grace {
+            (hook.0)().await;
+        }
+        tokio::time::sleep(grace).await;
+        let keys: Vec<Key> = outcome.differences.iter().map(|(k, _)| k.clone()).collect();
+        let remaining = diff::recheck(refs, &keys, &mut outcome.load).await?;
+        transient = (outcome.differences.len() - remaining.len()) as u64;
+        outcome.differences = remaining;
+    }
+    let first_seen = |key: &serde_json::Map<String, serde_json::Value>, kind: &str| {
+        options
+            .previous
+            .as_ref()
+            .and_then(|p| p.samples.as_ref())
+            .and_then(|s| s.iter().find(|d| &d.key == key && d.kind == kind))
+            .and_then(|d| d.first_seen)
+            .unwrap_or(detected_at)
+    };
 
     let mut missing = [0u64; 2];
     let mut changed = 0u64;
@@ -95,12 +124,16 @@ pub async fn run(
                 .zip(key.iter().map(|p| p.to_json()))
                 .collect();
             match kind {
-                DiffKind::MissingIn(i) => Difference {
-                    key: key_json,
-                    kind: format!("missing_in_{}", system_names[*i]),
-                    columns: Vec::new(),
-                    values: None,
-                },
+                DiffKind::MissingIn(i) => {
+                    let kind = format!("missing_in_{}", system_names[*i]);
+                    Difference {
+                        first_seen: Some(first_seen(&key_json, &kind)),
+                        key: key_json,
+                        kind,
+                        columns: Vec::new(),
+                        values: None,
+                    }
+                }
                 DiffKind::Changed => {
                     let (a, b) = (values[0].get(key), values[1].get(key));
                     let mut columns = Vec::new();
@@ -119,6 +152,7 @@ pub async fn run(
                     vals.insert(system_names[0].clone(), va.into());
                     vals.insert(system_names[1].clone(), vb.into());
                     Difference {
+                        first_seen: Some(first_seen(&key_json, "changed")),
                         key: key_json,
                         kind: "changed".to_string(),
                         columns,
@@ -146,6 +180,7 @@ pub async fn run(
             changed,
         }),
         samples,
+        transient,
         load: vec![
             (system_names[0].clone(), load[0]),
             (system_names[1].clone(), load[1]),

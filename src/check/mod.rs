@@ -62,6 +62,8 @@ pub struct Outcome {
     pub total: f64,
     pub differences: Option<Differences>,
     pub samples: Vec<Difference>,
+    /// Differences that were gone when re-checked after the grace period.
+    pub transient: u64,
     pub load: Vec<(String, crate::compare::diff::Load)>,
 }
 
@@ -106,6 +108,21 @@ pub struct Difference {
     pub columns: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub values: Option<serde_json::Map<String, serde_json::Value>>,
+    /// When this difference was first seen (by this run, or by an earlier one that saw the
+    /// same key differ the same way).
+    #[serde(
+        serialize_with = "rfc3339_opt",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub first_seen: Option<DateTime<Utc>>,
+}
+
+fn rfc3339_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => rfc3339(t, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// How a run is asked for.
@@ -113,11 +130,29 @@ pub struct Difference {
 pub struct RunOptions {
     /// Most differences listed in a result; `None` lists all.
     pub samples: Option<usize>,
+    /// The previous run of the same check, for when each difference was first seen.
+    pub previous: Option<CheckRun>,
+    /// Awaited when a grace period starts (tests use it to change data deterministically).
+    pub on_grace: Option<GraceHook>,
+}
+
+/// See [`RunOptions::on_grace`].
+#[derive(Clone)]
+pub struct GraceHook(pub Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>);
+
+impl std::fmt::Debug for GraceHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GraceHook")
+    }
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { samples: Some(20) }
+        RunOptions {
+            samples: Some(20),
+            previous: None,
+            on_grace: None,
+        }
     }
 }
 
@@ -143,6 +178,9 @@ pub struct CheckRun {
     pub differences: Option<Differences>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub samples: Option<Vec<Difference>>,
+    /// Differences that resolved during the grace period (the sync caught up).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub transient: Option<u64>,
     #[serde(
         serialize_with = "load_map",
         deserialize_with = "load_map_de",
@@ -249,6 +287,7 @@ pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -
         row_count_difference: None,
         differences: None,
         samples: None,
+        transient: None,
         load: Vec::new(),
         thresholds,
         error: None,
@@ -259,6 +298,7 @@ pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -
             samples: outcome.differences.as_ref().map(|_| outcome.samples.clone()),
             rows: outcome.rows,
             row_count_difference: outcome.row_count_difference,
+            transient: outcome.differences.as_ref().map(|_| outcome.transient),
             differences: outcome.differences,
             load: outcome.load,
             ..base
@@ -335,6 +375,9 @@ impl CheckRun {
             .with_label_values(&[name])
             .observe(self.duration_seconds);
         self.export(check, metrics);
+        if let Some(n) = self.transient {
+            metrics.transient_rows.with_label_values(&[name]).inc_by(n);
+        }
         if let Some(error) = &self.error {
             metrics.check_errors.with_label_values(&[name]).inc();
             tracing::warn!(check = name, kind = %self.kind, error = %error, "check failed");

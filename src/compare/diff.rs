@@ -281,6 +281,25 @@ pub async fn diff(sides: [SideRef<'_>; 2], cfg: &DiffConfig) -> Result<DiffOutco
     })
 }
 
+/// Looks at `keys` again on both sides: the ones that still differ, and how. Used after a
+/// grace period, so that a difference the sync was still catching up on is not drift.
+pub async fn recheck(
+    sides: [SideRef<'_>; 2],
+    keys: &[Key],
+    load: &mut [Load; 2],
+) -> Result<Vec<(Key, DiffKind)>, DiffError> {
+    let mut run = Runner { sides, load: *load };
+    let mut hashes: [BTreeMap<Key, u64>; 2] = Default::default();
+    for chunk in keys.chunks(500) {
+        let result = run.both(|spec, d| sql::key_hashes(d, spec, chunk)).await?;
+        for (side, rows) in result.iter().enumerate() {
+            record(&run, &mut hashes, side, rows)?;
+        }
+    }
+    *load = run.load;
+    Ok(merge(hashes))
+}
+
 /// Every key whose presence or row hash differs between the sides, in key order.
 fn merge(hashes: [BTreeMap<Key, u64>; 2]) -> Vec<(Key, DiffKind)> {
     let [ha, hb] = hashes;

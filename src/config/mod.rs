@@ -998,6 +998,19 @@ impl Builder<'_> {
             Some(a) => alert(file, a, d, &mut self.sink_refs),
             None => Some(None),
         };
+        if let (Some(CheckSpec::HashDiff(h)), Some(t)) = (&spec, timeout) {
+            if let Some(grace) = h.grace.filter(|g| *g >= t) {
+                d.err(
+                    node.pos,
+                    format!(
+                        "`grace` ({}) must be shorter than the check's `timeout` ({}){label}: differences are re-checked within the run",
+                        humantime::format_duration(grace),
+                        humantime::format_duration(t)
+                    ),
+                );
+                return None;
+            }
+        }
         if !ok {
             return None;
         }

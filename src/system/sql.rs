@@ -447,6 +447,27 @@ pub fn leaf_hashes(d: &dyn Dialect, side: &SideSpec, ranges: &[Range], leaves: &
     }
 }
 
+/// Key and row hash of the rows with the given keys.
+pub fn key_hashes(d: &dyn Dialect, side: &SideSpec, keys: &[Key]) -> Query {
+    let mut b = Binder {
+        d,
+        side,
+        params: Vec::new(),
+    };
+    let cols: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+    let h = d.to_text(&row_hash(d, side));
+    let conds: Vec<String> = keys.iter().map(|k| b.compare("=", k)).collect();
+    let sql = format!(
+        "SELECT {}, {h} {}",
+        cols.join(", "),
+        from_where(d, side, Some(conds.join(" OR ")))
+    );
+    Query {
+        sql,
+        params: b.params,
+    }
+}
+
 /// Canonical key and column values of the rows with the given keys.
 pub fn fetch_rows(d: &dyn Dialect, side: &SideSpec, keys: &[Key]) -> Query {
     let mut b = Binder {

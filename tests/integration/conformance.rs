@@ -467,7 +467,15 @@ async fn hash_diff_by(a: &Side<'_>, b: &Side<'_>, key: &str, columns: &str) -> C
     );
     let metrics = Arc::new(Metrics::new());
     let systems = Systems::new(&config.systems, &metrics);
-    let run = check::run(&config.checks[0], &systems, &RunOptions { samples: None }).await;
+    let run = check::run(
+        &config.checks[0],
+        &systems,
+        &RunOptions {
+            samples: None,
+            ..Default::default()
+        },
+    )
+    .await;
     systems.close().await;
     run
 }

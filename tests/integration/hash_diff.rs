@@ -94,13 +94,32 @@ async fn load(db: &Db, prefix: &str, data: &[Row]) -> String {
 }
 
 async fn hash_diff(a: &Db, ta: &str, b: &Db, tb: &str, columns: &str, extra: &str) -> CheckRun {
+    let options = RunOptions {
+        samples: None,
+        ..Default::default()
+    };
+    hash_diff_with(a, ta, b, tb, columns, extra, &options).await
+}
+
+async fn hash_diff_with(
+    a: &Db,
+    ta: &str,
+    b: &Db,
+    tb: &str,
+    columns: &str,
+    extra: &str,
+    options: &RunOptions,
+) -> CheckRun {
     let dir = tempfile::tempdir().unwrap();
     let config = config_in(
         dir.path(),
         &[
             (
                 "driftwatch.yaml",
-                &format!("systems:\n  alpha: {{url: \"{}\"}}\n  beta: {{url: \"{}\"}}\nchecks: [c.yaml]\n", a.url, b.url),
+                &format!(
+                    "systems:\n  alpha: {{url: \"{}\"}}\n  beta: {{url: \"{}\"}}\nchecks: [c.yaml]\n",
+                    a.url, b.url
+                ),
             ),
             (
                 "c.yaml",
@@ -112,7 +131,7 @@ async fn hash_diff(a: &Db, ta: &str, b: &Db, tb: &str, columns: &str, extra: &st
     );
     let metrics = Arc::new(Metrics::new());
     let systems = Systems::new(&config.systems, &metrics);
-    let run = check::run(&config.checks[0], &systems, &RunOptions { samples: None }).await;
+    let run = check::run(&config.checks[0], &systems, options).await;
     systems.close().await;
     run
 }
@@ -443,6 +462,78 @@ async fn dense_keys_differences_at_block_edges_and_in_clusters() {
         run.rows,
         vec![("alpha".to_string(), 20_000), ("beta".to_string(), 20_002)]
     );
+    a.drop_table(&ta).await;
+    b.drop_table(&tb).await;
+}
+
+/// With `grace`, differences the sync repairs while the agent waits are transient, not
+/// drift; the rest are reported with when they were first seen.
+#[tokio::test]
+async fn grace_separates_transient_differences_from_drift() {
+    let (Some(a), Some(b)) = (
+        Db::connect(Backend::Postgres).await,
+        Db::connect(Backend::MySql).await,
+    ) else {
+        return;
+    };
+    let data = rows(60);
+    let ta = load(&a, "hd_grace", &data).await;
+    let tb = load(&b, "hd_grace", &data).await;
+    let original = data
+        .iter()
+        .find(|r| r.id == 300)
+        .map(|r| literal(&b, r))
+        .unwrap();
+    b.exec(&format!(
+        "UPDATE {tb} SET amount = amount + 1 WHERE id IN (100, 200)"
+    ))
+    .await;
+    b.exec(&format!("DELETE FROM {tb} WHERE id = 300")).await;
+
+    // When the grace period starts, the "sync" repairs two of the three differences.
+    let tb2 = tb.clone();
+    let hook = driftwatch::check::GraceHook(Arc::new(move || {
+        let (tb, original) = (tb2.clone(), original.clone());
+        Box::pin(async move {
+            let b = Db::connect(Backend::MySql).await.unwrap();
+            b.exec(&format!(
+                "UPDATE {tb} SET amount = amount - 1 WHERE id = 100"
+            ))
+            .await;
+            b.exec(&format!(
+                "INSERT INTO {tb} (id, amount, name, updated_at, flag) VALUES {original}"
+            ))
+            .await;
+        })
+    }));
+    let options = RunOptions {
+        samples: None,
+        previous: None,
+        on_grace: Some(hook),
+    };
+    let run = hash_diff_with(&a, &ta, &b, &tb, TYPED, "    grace: 1s\n", &options).await;
+    assert_eq!(run.error, None);
+    assert_eq!(run.transient, Some(2));
+    let d = run.differences.as_ref().unwrap();
+    assert_eq!(d.changed, 1);
+    assert_eq!(
+        d.missing,
+        vec![("alpha".to_string(), 0), ("beta".to_string(), 0)]
+    );
+    let samples = run.samples.as_ref().unwrap();
+    assert_eq!(samples.len(), 1);
+    assert_eq!(samples[0].key["id"], 200);
+    assert_eq!(samples[0].columns, vec!["amount".to_string()]);
+    let first = samples[0].first_seen.expect("first_seen");
+
+    // A later run that sees the same difference keeps when it was first seen.
+    let options = RunOptions {
+        samples: None,
+        previous: Some(run.clone()),
+        on_grace: None,
+    };
+    let again = hash_diff_with(&a, &ta, &b, &tb, TYPED, "", &options).await;
+    assert_eq!(again.samples.as_ref().unwrap()[0].first_seen, Some(first));
     a.drop_table(&ta).await;
     b.drop_table(&tb).await;
 }
