@@ -132,6 +132,17 @@ fn finding(r: &CheckRun) -> String {
         .map(|(s, n)| format!("{s}={n}"))
         .collect::<Vec<_>>()
         .join(" ");
+    if let Some(st) = &r.sample {
+        return format!(
+            "{counts}  sampled {} keys: {} differ ({:.2}%), est. {} rows [{}-{}]",
+            st.size,
+            st.mismatches,
+            st.mismatch_ratio * 100.0,
+            st.estimated_differences,
+            st.ci95[0],
+            st.ci95[1]
+        );
+    }
     if let Some(d) = &r.differences {
         let mut parts: Vec<String> = d
             .missing

@@ -21,17 +21,8 @@ pub async fn run(
     systems: &Systems,
     options: &RunOptions,
 ) -> Result<Outcome, CheckError> {
-    let sys: Vec<&System> = spec
-        .sides
-        .iter()
-        .map(|s| {
-            systems
-                .get(&s.table.system)
-                .map(|a| a.as_ref())
-                .ok_or_else(|| CheckError::UnknownSystem(s.table.system.clone()))
-        })
-        .collect::<Result<_, _>>()?;
-    let (sides, names) = resolve(spec, [sys[0], sys[1]]).await?;
+    let sys = systems_of(spec, systems)?;
+    let (sides, names) = resolve(spec, sys).await?;
     let refs = [
         SideRef {
             system: sys[0],
@@ -43,8 +34,6 @@ pub async fn run(
         },
     ];
     let mut outcome = diff::diff(refs, &DiffConfig::default()).await?;
-    let system_names = [sys[0].name().to_string(), sys[1].name().to_string()];
-    let detected_at = chrono::Utc::now();
     // A difference still there after `grace` is drift; one that went away was the sync
     // catching up.
     let mut transient = 0;
@@ -64,6 +53,52 @@ pub async fn run(
         transient = (outcome.differences.len() - remaining.len()) as u64;
         outcome.differences = remaining;
     }
+    let _ = check;
+    explain(
+        spec,
+        [sys[0], sys[1]],
+        &sides,
+        &names,
+        outcome.differences,
+        outcome.rows,
+        outcome.load,
+        transient,
+        options,
+    )
+    .await
+}
+
+/// The systems a content check reads, in side order.
+pub(super) fn systems_of<'a>(
+    spec: &HashDiffSpec,
+    systems: &'a Systems,
+) -> Result<[&'a System; 2], CheckError> {
+    let get = |i: usize| {
+        let name = &spec.sides[i].table.system;
+        systems
+            .get(name)
+            .map(|a| a.as_ref())
+            .ok_or_else(|| CheckError::UnknownSystem(name.clone()))
+    };
+    Ok([get(0)?, get(1)?])
+}
+
+/// Turns differing keys into the outcome on-call reads: counts, and for the listed ones the
+/// mapped values of both sides and the columns that differ.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn explain(
+    spec: &HashDiffSpec,
+    sys: [&System; 2],
+    sides: &[SideSpec; 2],
+    names: &[String],
+    differences: Vec<(Key, DiffKind)>,
+    rows: [u64; 2],
+    mut load: [diff::Load; 2],
+    transient: u64,
+    options: &RunOptions,
+) -> Result<Outcome, CheckError> {
+    let system_names = [sys[0].name().to_string(), sys[1].name().to_string()];
+    let detected_at = chrono::Utc::now();
     let first_seen = |key: &serde_json::Map<String, serde_json::Value>, kind: &str| {
         options
             .previous
@@ -76,20 +111,19 @@ pub async fn run(
 
     let mut missing = [0u64; 2];
     let mut changed = 0u64;
-    for (_, kind) in &outcome.differences {
+    for (_, kind) in &differences {
         match kind {
             DiffKind::MissingIn(i) => missing[*i] += 1,
             DiffKind::Changed => changed += 1,
         }
     }
     let cap = options.samples.unwrap_or(usize::MAX);
-    let listed: Vec<&(Key, DiffKind)> = outcome.differences.iter().take(cap).collect();
+    let listed: Vec<&(Key, DiffKind)> = differences.iter().take(cap).collect();
     let changed_keys: Vec<Key> = listed
         .iter()
         .filter(|(_, k)| *k == DiffKind::Changed)
         .map(|(k, _)| k.clone())
         .collect();
-    let mut load = outcome.load;
     let mut values: [BTreeMap<Key, Vec<Option<String>>>; 2] = Default::default();
     for chunk in changed_keys.chunks(FETCH_BATCH) {
         for (i, system) in sys.iter().enumerate() {
@@ -162,12 +196,11 @@ pub async fn run(
             }
         })
         .collect();
-    let total = outcome.rows[0].max(outcome.rows[1]) as f64;
-    let _ = check;
+    let total = rows[0].max(rows[1]) as f64;
     Ok(Outcome {
         rows: vec![
-            (system_names[0].clone(), outcome.rows[0] as i64),
-            (system_names[1].clone(), outcome.rows[1] as i64),
+            (system_names[0].clone(), rows[0] as i64),
+            (system_names[1].clone(), rows[1] as i64),
         ],
         row_count_difference: None,
         finding: (missing[0] + missing[1] + changed) as f64,
@@ -181,6 +214,7 @@ pub async fn run(
         }),
         samples,
         transient,
+        sample: None,
         load: vec![
             (system_names[0].clone(), load[0]),
             (system_names[1].clone(), load[1]),
@@ -190,7 +224,7 @@ pub async fn run(
 
 /// Turns the check's definition into what each engine needs: expressions with logical
 /// types, inferred from the databases where the config leaves them out.
-async fn resolve(
+pub(super) async fn resolve(
     spec: &HashDiffSpec,
     sys: [&System; 2],
 ) -> Result<([SideSpec; 2], Vec<String>), CheckError> {

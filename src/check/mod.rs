@@ -4,6 +4,7 @@
 //! records the resulting [`CheckRun`] in the metrics and logs.
 
 mod hash_diff;
+mod hash_sample;
 mod row_count;
 
 use std::collections::BTreeMap;
@@ -64,7 +65,22 @@ pub struct Outcome {
     pub samples: Vec<Difference>,
     /// Differences that were gone when re-checked after the grace period.
     pub transient: u64,
+    /// What a sampled check saw and what it infers.
+    pub sample: Option<SampleStats>,
     pub load: Vec<(String, crate::compare::diff::Load)>,
+}
+
+/// A sample's findings and the estimate for the whole table.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct SampleStats {
+    /// Distinct keys compared.
+    pub size: u64,
+    pub mismatches: u64,
+    pub mismatch_ratio: f64,
+    /// The mismatch ratio times the table's rows.
+    pub estimated_differences: f64,
+    /// 95% confidence interval of the estimate (Wilson score interval).
+    pub ci95: [f64; 2],
 }
 
 /// How many rows differ, and how.
@@ -181,6 +197,8 @@ pub struct CheckRun {
     /// Differences that resolved during the grace period (the sync caught up).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub transient: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sample: Option<SampleStats>,
     #[serde(
         serialize_with = "load_map",
         deserialize_with = "load_map_de",
@@ -288,6 +306,7 @@ pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -
         differences: None,
         samples: None,
         transient: None,
+        sample: None,
         load: Vec::new(),
         thresholds,
         error: None,
@@ -298,7 +317,12 @@ pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -
             samples: outcome.differences.as_ref().map(|_| outcome.samples.clone()),
             rows: outcome.rows,
             row_count_difference: outcome.row_count_difference,
-            transient: outcome.differences.as_ref().map(|_| outcome.transient),
+            transient: outcome
+                .differences
+                .as_ref()
+                .filter(|_| outcome.sample.is_none())
+                .map(|_| outcome.transient),
+            sample: outcome.sample,
             differences: outcome.differences,
             load: outcome.load,
             ..base
@@ -325,6 +349,7 @@ async fn evaluate(
     match &check.spec {
         CheckSpec::RowCount(spec) => row_count::run(spec, systems).await,
         CheckSpec::HashDiff(spec) => hash_diff::run(check, spec, systems, options).await,
+        CheckSpec::HashSample(spec) => hash_sample::run(check, spec, systems, options).await,
     }
 }
 
@@ -435,7 +460,17 @@ impl CheckRun {
                 .with_label_values(&[name])
                 .set(d);
         }
-        if let Some(d) = &self.differences {
+        if let Some(stats) = &self.sample {
+            metrics
+                .sample_mismatch_ratio
+                .with_label_values(&[name])
+                .set(stats.mismatch_ratio);
+            metrics
+                .estimated_differences
+                .with_label_values(&[name])
+                .set(stats.estimated_differences);
+        }
+        if let Some(d) = self.differences.as_ref().filter(|_| self.sample.is_none()) {
             for (system, n) in &d.missing {
                 metrics
                     .missing_rows

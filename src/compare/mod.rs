@@ -39,7 +39,8 @@ impl Native {
             Native::Timestamp { .. } => LogicalType::Timestamp(6),
             Native::Uuid => LogicalType::Uuid,
             Native::Bytes => LogicalType::Bytes,
-            Native::Decimal | Native::Float | Native::Other => return None,
+            Native::Float => LogicalType::Float(LogicalType::FLOAT_DIGITS),
+            Native::Decimal | Native::Other => return None,
         })
     }
 }

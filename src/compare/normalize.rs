@@ -6,6 +6,11 @@
 //! Canonical forms (NULL stays NULL; a NULL column is the token `N` in a row):
 //! - `int`: decimal digits with an optional `-` (`42`, `-7`).
 //! - `decimal(S)`: exactly S fractional digits, rounded half away from zero (`12.30`, `0.00`).
+//! - `float(P)`: the double rounded to P significant digits, written `<m>e<k>` meaning
+//!   m × 10^k, where m is an integer without trailing zeros (`0.1 + 0.2` and `0.3` are both
+//!   `3e-1` at P = 15, `1000` is `1e3`, `-2.5` is `-25e-1`); zero (also -0) is `0`, and NaN,
+//!   +∞, -∞ are `NaN`, `Inf`, `-Inf`. See [`float_canonical`] for the exact steps, which the
+//!   engines repeat in SQL operation for operation so that the results agree bit for bit.
 //! - `bool`: `1` or `0`.
 //! - `text`: the UTF-8 text as stored (no trimming, no case or Unicode folding).
 //! - `date`: `YYYY-MM-DD`.
@@ -27,6 +32,8 @@ use md5::{Digest, Md5};
 pub enum LogicalType {
     Int,
     Decimal(u8),
+    /// A binary floating-point number compared at P significant digits (1 to 17).
+    Float(u8),
     Bool,
     Text,
     Date,
@@ -36,7 +43,13 @@ pub enum LogicalType {
 }
 
 impl LogicalType {
-    pub const NAMES: &'static str = "int, decimal(S), bool, text, date, timestamp(P), uuid, bytes";
+    pub const NAMES: &'static str =
+        "int, decimal(S), float(P), bool, text, date, timestamp(P), uuid, bytes";
+
+    /// The precision of a bare `float`: 15 significant digits (C's `DBL_DIG`), the most that
+    /// every decimal survives a round trip through a double with, and few enough that
+    /// arithmetic noise in the last bits (`0.1 + 0.2`) does not count.
+    pub const FLOAT_DIGITS: u8 = 15;
 
     /// Whether the canonical text can contain the row separator, so needs a length prefix.
     pub fn is_free_text(self) -> bool {
@@ -71,6 +84,15 @@ impl FromStr for LogicalType {
             ("decimal" | "numeric", Some(_)) => {
                 return Err(format!("type `{s}`: the scale must be 0 to 30"))
             }
+            ("float" | "double" | "double precision" | "real", None) => {
+                LogicalType::Float(LogicalType::FLOAT_DIGITS)
+            }
+            ("float", Some(p)) if (1..=17).contains(&p) => LogicalType::Float(p),
+            ("float", Some(_)) => {
+                return Err(format!(
+                    "type `{s}`: the precision must be 1 to 17 significant digits"
+                ))
+            }
             ("bool" | "boolean", None) => LogicalType::Bool,
             ("text" | "string", None) => LogicalType::Text,
             ("date", None) => LogicalType::Date,
@@ -97,6 +119,7 @@ impl fmt::Display for LogicalType {
         match self {
             LogicalType::Int => f.write_str("int"),
             LogicalType::Decimal(s) => write!(f, "decimal({s})"),
+            LogicalType::Float(p) => write!(f, "float({p})"),
             LogicalType::Bool => f.write_str("bool"),
             LogicalType::Text => f.write_str("text"),
             LogicalType::Date => f.write_str("date"),
@@ -137,6 +160,21 @@ pub fn canonical(raw: &Raw, ty: LogicalType, tz: chrono_tz::Tz) -> Result<Option
             Raw::Text(s) => round_decimal(s.trim(), scale).map_err(|_| bad(&format!("`{s}`")))?,
             _ => return Err(bad("this value")),
         },
+        LogicalType::Float(p) => {
+            let x = match raw {
+                Raw::Float(f) => *f,
+                // Rounded to the nearest double, as the engines' casts do.
+                Raw::Int(i) => *i as f64,
+                // Correctly rounded, like PostgreSQL's and MariaDB's strtod; also reads
+                // `NaN`, `inf` and `Infinity` as PostgreSQL writes them.
+                Raw::Text(s) => s
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| bad(&format!("`{s}`")))?,
+                _ => return Err(bad("this value")),
+            };
+            float_canonical(x, p)
+        }
         LogicalType::Bool => match raw {
             Raw::Int(i) => if *i != 0 { "1" } else { "0" }.to_string(),
             Raw::Float(f) => if *f != 0.0 { "1" } else { "0" }.to_string(),
@@ -271,6 +309,56 @@ pub fn format_timestamp(utc: NaiveDateTime, precision: u8) -> String {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The canonical text of a double at `precision` significant digits (`float(P)`).
+///
+/// Only IEEE double operations (exact rounding everywhere) and glibc's `log10` and `pow`,
+/// which PostgreSQL (`LOG`, `POWER`), MariaDB (`LOG10`, `POW`) and Rust all call, so the
+/// engines' SQL repeats these steps operation for operation and agrees bit for bit:
+/// 1. NaN, ±∞ and zero (also -0) are `NaN`, `Inf`/`-Inf` and `0`.
+/// 2. k = floor(log10(|x|)) - (P - 1): the power of ten of the last kept digit.
+/// 3. m = x / 10^k when k >= 0, else x × 10^-k (in two steps, × 10^(-k-308) × 1e308, when
+///    10^-k would overflow: subnormals). 10^n is `pow(10, n)`, exact up to 10^22.
+/// 4. m is rounded to an integer with ties to even: C's `rint`, which PostgreSQL's
+///    `ROUND(double)` and MariaDB's `ROUND(double)` both are (checked: 0.5 -> 0, 1.5 -> 2,
+///    2.5 -> 2, 100000000000000.5 -> 100000000000000, 0.49999999999999994 -> 0; `FLOOR(m +
+///    0.5)` would round that last one up).
+/// 5. Trailing zeros move from m to k, so the text is unique: `1000` and
+///    `999.9999999999999` (which rounds up to 10^P × 10^k, or whose log10 already rounds
+///    to 3) are both `1e3` at P = 15.
+///
+/// The result is the value rounded to P significant digits, written `{m}e{k}`. Near a power
+/// of ten, log10 may round up to it (|x| a few ulps below 10^n): the value is then rounded
+/// at one digit fewer, identically on every engine.
+pub fn float_canonical(x: f64, precision: u8) -> String {
+    if x.is_nan() {
+        return "NaN".to_string();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "Inf" } else { "-Inf" }.to_string();
+    }
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    let k = x.abs().log10().floor() - f64::from(precision.saturating_sub(1));
+    let m = if k >= 0.0 {
+        x / pow10(k)
+    } else if k >= -308.0 {
+        x * pow10(-k)
+    } else {
+        x * pow10(-k - 308.0) * 1e308
+    };
+    let digits = (m.round_ties_even() as i64).to_string();
+    let kept = digits.trim_end_matches('0');
+    format!("{kept}e{}", k as i64 + (digits.len() - kept.len()) as i64)
+}
+
+/// 10^n by glibc's `pow`, as the SQL engines compute it. `black_box` hides the constant base
+/// from the optimiser, so that it cannot specialise `pow(10, n)` (into `exp10`, say), which
+/// need not agree in the last bit where 10^n is inexact (n > 22).
+fn pow10(n: f64) -> f64 {
+    std::hint::black_box(10f64).powf(n)
 }
 
 /// The shortest decimal text that reads back as `f` (what a user typed, in practice).
@@ -418,6 +506,9 @@ mod tests {
         for t in [
             "int",
             "decimal(2)",
+            "float(1)",
+            "float(15)",
+            "float(17)",
             "bool",
             "text",
             "date",
@@ -439,6 +530,149 @@ mod tests {
             .parse::<LogicalType>()
             .unwrap_err()
             .contains("available:"));
+        for t in ["float", "FLOAT", "double", "double precision", "real"] {
+            assert_eq!(t.parse::<LogicalType>().unwrap(), LogicalType::Float(15));
+        }
+        for t in ["float(0)", "float(18)", "double(10)"] {
+            assert!(t.parse::<LogicalType>().is_err(), "{t}");
+        }
+        assert!("float(18)"
+            .parse::<LogicalType>()
+            .unwrap_err()
+            .contains("1 to 17"));
+        assert!(LogicalType::NAMES.contains("float(P)"));
+    }
+
+    fn f(x: f64, p: u8) -> String {
+        c(Raw::Float(x), &format!("float({p})")).unwrap()
+    }
+
+    #[test]
+    #[allow(clippy::excessive_precision)] // values as users write them
+    fn floats_round_to_significant_digits() {
+        // Arithmetic noise below the 15th digit does not count; it does at 17.
+        assert_eq!(f(0.1 + 0.2, 15), "3e-1");
+        assert_eq!(f(0.3, 15), "3e-1");
+        assert_eq!(f(0.1 + 0.2, 17), "30000000000000004e-17");
+        // At 16 and 17 digits m passes 2^53 and is itself a rounded double: 0.3 is
+        // 0.299999999999999988898 exactly, but 0.3 × 10^17 rounds to 3 × 10^16.
+        assert_eq!(f(0.3, 17), "3e-1");
+        assert_eq!(c(Raw::Float(0.1 + 0.2), "float").unwrap(), "3e-1");
+        // Special values; -0 is 0.
+        assert_eq!(f(0.0, 15), "0");
+        assert_eq!(f(-0.0, 15), "0");
+        assert_eq!(f(f64::NAN, 15), "NaN");
+        assert_eq!(f(f64::INFINITY, 15), "Inf");
+        assert_eq!(f(f64::NEG_INFINITY, 15), "-Inf");
+        // The whole range, subnormals included.
+        assert_eq!(f(1e-300, 15), "1e-300");
+        assert_eq!(f(f64::MAX, 15), "179769313486232e294");
+        assert_eq!(f(-f64::MAX, 16), "-1797693134862316e293");
+        assert_eq!(f(f64::MAX, 2), "18e307"); // more than any double: it is only text
+        assert_eq!(f(f64::MIN_POSITIVE, 15), "22250738585072e-321");
+        assert_eq!(f(5e-324, 15), "494065645841247e-338");
+        assert_eq!(f(5e-324, 1), "5e-324");
+        // P significant digits, trailing zeros moved to the exponent.
+        assert_eq!(f(123456789.123456789, 15), "123456789123457e-6");
+        assert_eq!(f(123456789.123456789, 10), "1234567891e-1");
+        assert_eq!(f(123456789.123456789, 1), "1e8");
+        assert_eq!(f(1000.0, 15), "1e3");
+        assert_eq!(f(-1000.0, 3), "-1e3");
+        assert_eq!(f(1e22, 15), "1e22");
+        assert_eq!(f(1.5, 15), "15e-1");
+        // Around a power of ten: a carry into the next digit is the same value.
+        assert_eq!(f(999.9999999999999, 15), "1e3");
+        // log10(999.99999999999989) rounds to 3: one digit fewer, on every engine alike.
+        assert_eq!(f(999.9999999999999, 17), "9999999999999998e-13");
+        assert_eq!(f(999.5, 3), "1e3");
+        assert_eq!(f(999.4, 3), "999e0");
+        assert_eq!(f(0.09999999999999999, 15), "1e-1");
+        // Ties go to even (C's rint, as PostgreSQL's and MariaDB's ROUND(double)); only
+        // values exactly halfway in binary are ties.
+        assert_eq!(f(0.5, 1), "5e-1");
+        assert_eq!(f(2.5, 1), "2e0");
+        assert_eq!(f(3.5, 1), "4e0");
+        assert_eq!(f(-2.5, 1), "-2e0");
+        assert_eq!(f(0.25, 1), "2e-1");
+        assert_eq!(f(0.125, 2), "12e-2");
+        assert_eq!(f(100000000000000.5, 15), "1e14");
+        assert_eq!(f(100000000000001.5, 15), "100000000000002e0");
+        // 0.15 is 0.1499999999999999944..., but 0.15 × 10 rounds to 1.5: a tie, to even.
+        assert_eq!(f(0.15, 1), "2e-1");
+        assert_eq!(f(0.35, 1), "4e-1");
+        // A change in the 14th significant digit counts at 15 digits, not at 10.
+        assert_ne!(f(123456789.123456789, 15), f(123456789.123466789, 15));
+        assert_eq!(f(123456789.123456789, 10), f(123456789.123466789, 10));
+    }
+
+    #[test]
+    fn floats_from_integers_and_text() {
+        assert_eq!(c(Raw::Int(1000), "float").unwrap(), "1e3");
+        assert_eq!(c(Raw::Int(-7), "float").unwrap(), "-7e0");
+        assert_eq!(c(Raw::Int(0), "float").unwrap(), "0");
+        // 2^53 + 1 becomes 2^53, as an engine's cast to double makes it.
+        assert_eq!(
+            c(Raw::Int(9_007_199_254_740_993), "float(17)").unwrap(),
+            "9007199254740992e0"
+        );
+        assert_eq!(
+            c(Raw::Text(" 0.30000000000000004 ".into()), "float").unwrap(),
+            "3e-1"
+        );
+        assert_eq!(c(Raw::Text("1e3".into()), "float").unwrap(), "1e3");
+        assert_eq!(c(Raw::Text("-0".into()), "float").unwrap(), "0");
+        assert_eq!(c(Raw::Text("NaN".into()), "float").unwrap(), "NaN");
+        assert_eq!(c(Raw::Text("Infinity".into()), "float").unwrap(), "Inf");
+        assert_eq!(c(Raw::Text("-Infinity".into()), "float").unwrap(), "-Inf");
+        assert_eq!(c(Raw::Text("-inf".into()), "float").unwrap(), "-Inf");
+        assert_eq!(c(Raw::Null, "float"), None);
+        let ty = "float".parse().unwrap();
+        assert!(canonical(&Raw::Text("n/a".into()), ty, UTC)
+            .unwrap_err()
+            .contains("`n/a`"));
+        assert!(canonical(&Raw::Bytes(vec![1]), ty, UTC).is_err());
+    }
+
+    /// Over many doubles and every precision: at most P digits, no trailing zeros, within
+    /// half a unit of the P-th digit (one digit fewer just below a power of ten, where
+    /// log10 rounds up), and reading the text back gives the same text.
+    #[test]
+    fn floats_are_rounded_and_stable() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut checked = 0;
+        while checked < 20_000 {
+            let x = f64::from_bits(next());
+            if !x.is_normal() {
+                continue;
+            }
+            checked += 1;
+            for p in 1..=17u8 {
+                let text = f(x, p);
+                let (m, _) = text.split_once('e').unwrap();
+                let digits = m.trim_start_matches('-');
+                assert!(digits.len() <= p as usize, "{x:e} at {p}: {text}");
+                assert!(!digits.ends_with('0'), "{x:e} at {p}: {text}");
+                let back: f64 = text.parse().unwrap();
+                if back.is_infinite() {
+                    continue; // rounded up past f64::MAX
+                }
+                let e = x.abs().log10().floor() as i32;
+                // Half a unit of the (P-1)-th digit, plus the rounding of x × 10^n itself,
+                // which shows at P = 16 and 17, where m passes 2^53.
+                let half: f64 = format!("5e{}", e - i32::from(p) + 1).parse().unwrap();
+                let unit = half + x.abs() * f64::EPSILON;
+                assert!((back - x).abs() <= unit, "{x:e} at {p}: {text}");
+                if p <= 15 && back.is_normal() {
+                    assert_eq!(f(back, p), text, "{x:e} at {p}: {text} read back");
+                }
+            }
+        }
     }
 
     #[test]

@@ -247,15 +247,21 @@ pub enum SinkKind {
 pub enum CheckKind {
     RowCount,
     HashDiff,
+    HashSample,
 }
 
 impl CheckKind {
-    pub const ALL: &'static [CheckKind] = &[CheckKind::RowCount, CheckKind::HashDiff];
+    pub const ALL: &'static [CheckKind] = &[
+        CheckKind::RowCount,
+        CheckKind::HashDiff,
+        CheckKind::HashSample,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             CheckKind::RowCount => "row_count",
             CheckKind::HashDiff => "hash_diff",
+            CheckKind::HashSample => "hash_sample",
         }
     }
 
@@ -268,9 +274,23 @@ impl CheckKind {
         match self {
             CheckKind::RowCount => COMMON_CHECK_FIELDS,
             CheckKind::HashDiff => HASH_DIFF_FIELDS,
+            CheckKind::HashSample => HASH_SAMPLE_FIELDS,
         }
     }
 }
+
+const HASH_SAMPLE_FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "description",
+    "schedule",
+    "timeout",
+    "thresholds",
+    "alert",
+    "columns",
+    "key_names",
+    "sample",
+];
 
 const HASH_DIFF_FIELDS: &[&str] = &[
     "name",
@@ -321,6 +341,7 @@ impl CheckConfig {
         match &self.spec {
             CheckSpec::RowCount(spec) => spec.sides.iter().collect(),
             CheckSpec::HashDiff(spec) => spec.sides.iter().map(|s| &s.table).collect(),
+            CheckSpec::HashSample(spec) => spec.compare.sides.iter().map(|s| &s.table).collect(),
         }
     }
 }
@@ -329,6 +350,16 @@ impl CheckConfig {
 pub enum CheckSpec {
     RowCount(RowCountSpec),
     HashDiff(HashDiffSpec),
+    HashSample(HashSampleSpec),
+}
+
+/// A sampled content comparison: random keys from both sides, compared row by row.
+#[derive(Clone, Debug)]
+pub struct HashSampleSpec {
+    /// Sides, key and columns, as for `hash_diff` (without `grace`).
+    pub compare: HashDiffSpec,
+    /// Keys to sample per run (about half from each side).
+    pub size: u32,
 }
 
 /// A content comparison: rows matched by key, mapped columns compared by canonical value.
@@ -949,6 +980,16 @@ impl Builder<'_> {
             CheckKind::HashDiff => {
                 hash_diff_spec(node.pos, &label, &sides, &extras, d).map(CheckSpec::HashDiff)
             }
+            CheckKind::HashSample => {
+                let size = sample_size(&extras, d);
+                let compare = hash_diff_spec(node.pos, &label, &sides, &extras, d);
+                match (compare, size) {
+                    (Some(compare), Some(size)) => {
+                        Some(CheckSpec::HashSample(HashSampleSpec { compare, size }))
+                    }
+                    _ => None,
+                }
+            }
         };
         let raw: RawCheck = d.deserialize(&Node {
             kind: NodeKind::Map(own),
@@ -1195,6 +1236,27 @@ fn table_side(key: &Node, raw: RawTableSide, d: &mut Diag<'_>) -> Option<TableSi
         table: raw.table.value.trim().to_string(),
         filter: raw.filter.filter(|f| !f.trim().is_empty()),
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSample {
+    size: Spanned<u32>,
+}
+
+/// `sample: {size: N}` (default 1000 keys).
+fn sample_size(extras: &[(Node, Node)], d: &mut Diag<'_>) -> Option<u32> {
+    match extras.iter().find(|(k, _)| k.as_str() == Some("sample")) {
+        None => Some(1000),
+        Some((_, value)) => {
+            let raw: RawSample = d.deserialize(value)?;
+            if raw.size.value == 0 || raw.size.value > 1_000_000 {
+                d.err(raw.size.pos, "`sample.size` must be between 1 and 1000000");
+                return None;
+            }
+            Some(raw.size.value)
+        }
+    }
 }
 
 fn hash_diff_spec(

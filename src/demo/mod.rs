@@ -18,6 +18,7 @@ pub const CHECK_FILES: &[(&str, &str)] = &[
         "content.yaml",
         include_str!("../../checks/demo/content.yaml"),
     ),
+    ("sample.yaml", include_str!("../../checks/demo/sample.yaml")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -189,6 +189,24 @@ impl Dialect for MySqlDialect {
                 _ => format!("CAST(CAST(({e}) AS DECIMAL(65,0)) AS CHAR)"),
             },
             LogicalType::Decimal(s) => format!("CAST(CAST(({e}) AS DECIMAL(65,{s})) AS CHAR)"),
+            LogicalType::Float(p) => {
+                // `normalize::float_canonical` step for step: LOG10 and POW are glibc's
+                // log10 and pow, ROUND(double) is rint (ties to even). No NaN or infinity
+                // can be stored here.
+                let x = format!("CAST(({e}) AS DOUBLE)");
+                let k = format!("(FLOOR(LOG10(ABS({x}))) - {})", p.saturating_sub(1));
+                let m = format!(
+                    "CASE WHEN {k} >= 0 THEN {x} / POW(10, {k}) \
+                     WHEN {k} >= -308 THEN {x} * POW(10, -{k}) \
+                     ELSE {x} * POW(10, -{k} - 308) * 1e308 END"
+                );
+                let digits = format!("CAST(CAST(ROUND({m}) AS SIGNED) AS CHAR)");
+                format!(
+                    "CASE WHEN {x} = 0 THEN '0' \
+                     ELSE CONCAT(TRIM(TRAILING '0' FROM {digits}), 'e', CAST(CAST({k} AS SIGNED) \
+                     + CHAR_LENGTH({digits}) - CHAR_LENGTH(TRIM(TRAILING '0' FROM {digits})) AS CHAR)) END"
+                )
+            }
             LogicalType::Bool => match col.native {
                 Native::Text | Native::Other => format!(
                     "CASE WHEN LOWER(({e})) IN ('1','t','true','y','yes','on') THEN '1' \
@@ -237,6 +255,21 @@ impl Dialect for MySqlDialect {
 
     fn int_div(&self, a: &str, b: &str) -> String {
         format!("({a} DIV {b})")
+    }
+
+    fn sample_from(&self, table: &str, fraction: f64) -> (String, Option<String>) {
+        (table.to_string(), Some(format!("RAND() < {fraction}")))
+    }
+
+    fn row_estimate(&self, table: &str) -> Option<String> {
+        let (schema, name) = match table.rsplit_once('.') {
+            Some((s, n)) => (format!("'{}'", s.replace('\'', "''")), n),
+            None => ("DATABASE()".to_string(), table),
+        };
+        Some(format!(
+            "SELECT CAST(TABLE_ROWS AS SIGNED) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = '{}'",
+            name.replace('\'', "''")
+        ))
     }
 
     fn int_bucket(&self, key: &str, bounds: &[i64]) -> Option<String> {

@@ -178,6 +178,25 @@ impl Dialect for PgDialect {
                 _ => format!("CAST(ROUND(CAST(({e}) AS NUMERIC)) AS TEXT)"),
             },
             LogicalType::Decimal(s) => format!("CAST(ROUND(CAST(({e}) AS NUMERIC), {s}) AS TEXT)"),
+            LogicalType::Float(p) => {
+                // `normalize::float_canonical` step for step: LOG and POWER on doubles are
+                // glibc's log10 and pow, ROUND(double) is rint (ties to even).
+                let x = format!("CAST(({e}) AS DOUBLE PRECISION)");
+                let k = format!("(FLOOR(LOG(ABS({x}))) - {})", p.saturating_sub(1));
+                let ten = "CAST(10 AS DOUBLE PRECISION)";
+                let m = format!(
+                    "CASE WHEN {k} >= 0 THEN {x} / POWER({ten}, {k}) \
+                     WHEN {k} >= -308 THEN {x} * POWER({ten}, -{k}) \
+                     ELSE {x} * POWER({ten}, -{k} - 308) * CAST(1e308 AS DOUBLE PRECISION) END"
+                );
+                let digits = format!("CAST(CAST(ROUND({m}) AS BIGINT) AS TEXT)");
+                format!(
+                    "CASE WHEN {x} = 'NaN' THEN 'NaN' WHEN {x} = 'Infinity' THEN 'Inf' \
+                     WHEN {x} = '-Infinity' THEN '-Inf' WHEN {x} = 0 THEN '0' \
+                     ELSE RTRIM({digits}, '0') || 'e' || CAST(CAST({k} AS BIGINT) \
+                     + LENGTH({digits}) - LENGTH(RTRIM({digits}, '0')) AS TEXT) END"
+                )
+            }
             LogicalType::Bool => match col.native {
                 Native::Bool => format!("CASE WHEN ({e}) THEN '1' WHEN NOT ({e}) THEN '0' END"),
                 Native::Int | Native::Decimal | Native::Float => {
@@ -225,6 +244,21 @@ impl Dialect for PgDialect {
 
     fn to_text(&self, expr: &str) -> String {
         format!("CAST({expr} AS TEXT)")
+    }
+
+    fn sample_from(&self, table: &str, fraction: f64) -> (String, Option<String>) {
+        // Row-level sampling inside the scan; no sort, no hashing.
+        (
+            format!("{table} TABLESAMPLE BERNOULLI ({})", fraction * 100.0),
+            None,
+        )
+    }
+
+    fn row_estimate(&self, table: &str) -> Option<String> {
+        let quoted = self.quote_table(table).replace('\'', "''");
+        Some(format!(
+            "SELECT CAST(GREATEST(reltuples, 0) AS BIGINT) FROM pg_class WHERE oid = to_regclass('{quoted}')"
+        ))
     }
 
     fn int_bucket(&self, key: &str, bounds: &[i64]) -> Option<String> {

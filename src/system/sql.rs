@@ -91,6 +91,15 @@ pub trait Dialect: Send + Sync {
         None
     }
 
+    /// The FROM item and extra condition that read about `fraction` of a table's rows,
+    /// chosen at random by the engine without sorting the table.
+    fn sample_from(&self, table: &str, fraction: f64) -> (String, Option<String>);
+
+    /// A query estimating a table's rows from the catalog, where the engine keeps one.
+    fn row_estimate(&self, _table: &str) -> Option<String> {
+        None
+    }
+
     /// A query returning NULL when this engine cannot convert from `tz` (MariaDB without
     /// time zone tables); `None` when it always can.
     fn zone_probe(&self, _tz: chrono_tz::Tz) -> Option<String> {
@@ -444,6 +453,48 @@ pub fn leaf_hashes(d: &dyn Dialect, side: &SideSpec, ranges: &[Range], leaves: &
     Query {
         sql,
         params: b.params,
+    }
+}
+
+/// The side's row count: the catalog's estimate where there is one (cheap on a large
+/// legacy table), else an exact count.
+pub fn row_estimate(d: &dyn Dialect, side: &SideSpec) -> Query {
+    let sql = match (&side.filter, d.row_estimate(&side.table)) {
+        (None, Some(sql)) => sql,
+        _ => format!(
+            "SELECT {} {}",
+            d.to_text("COUNT(*)"),
+            from_where(d, side, None)
+        ),
+    };
+    Query {
+        sql,
+        params: Vec::new(),
+    }
+}
+
+/// Canonical keys of about `fraction` of the side's rows, chosen at random, at most `limit`.
+pub fn sample_keys(d: &dyn Dialect, side: &SideSpec, fraction: f64, limit: u32) -> Query {
+    let (from, random) = d.sample_from(&d.quote_table(&side.table), fraction.clamp(0.0, 1.0));
+    let conds: Vec<String> = side
+        .filter
+        .iter()
+        .map(|f| format!("({f})"))
+        .chain(random)
+        .collect();
+    let keys: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+    let sql = format!(
+        "SELECT {} FROM {from}{} LIMIT {limit}",
+        keys.join(", "),
+        if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        }
+    );
+    Query {
+        sql,
+        params: Vec::new(),
     }
 }
 

@@ -231,6 +231,14 @@ impl Dialect for SqliteDialect {
     fn split_sum(&self) -> bool {
         true
     }
+
+    fn sample_from(&self, table: &str, fraction: f64) -> (String, Option<String>) {
+        let per_million = (fraction * 1_000_000.0).round() as i64;
+        (
+            table.to_string(),
+            Some(format!("(ABS(RANDOM()) % 1000000) < {per_million}")),
+        )
+    }
 }
 
 /// SQLite's declared types, as far as comparison cares; expressions have none.

@@ -29,9 +29,10 @@ enum C {
     Tstz,
     Uuid,
     Bytes,
+    Float,
 }
 
-const COLS: [C; 9] = [
+const COLS: [C; 10] = [
     C::Int,
     C::Dec,
     C::Bool,
@@ -41,6 +42,7 @@ const COLS: [C; 9] = [
     C::Tstz,
     C::Uuid,
     C::Bytes,
+    C::Float,
 ];
 
 impl C {
@@ -55,6 +57,7 @@ impl C {
             C::Tstz => "c_tstz",
             C::Uuid => "c_uuid",
             C::Bytes => "c_bytes",
+            C::Float => "c_float",
         }
     }
 
@@ -75,6 +78,7 @@ impl C {
                 C::Tstz => "TIMESTAMPTZ",
                 C::Uuid => "UUID",
                 C::Bytes => "BYTEA",
+                C::Float => "DOUBLE PRECISION",
             },
             Backend::MySql => match self {
                 C::Int => "BIGINT NULL",
@@ -86,19 +90,21 @@ impl C {
                 C::Tstz => "TIMESTAMP(6) NULL DEFAULT NULL",
                 C::Uuid => "CHAR(36) NULL",
                 C::Bytes => "VARBINARY(64) NULL",
+                C::Float => "DOUBLE NULL",
             },
             Backend::Sqlite => match self {
                 C::Int | C::Bool => "INTEGER",
                 C::Bytes => "BLOB",
+                C::Float => "REAL",
                 _ => "TEXT",
             },
         }
     }
 }
 
-/// The logical columns compared: (name, physical column, declared type). `c_dec2` and
-/// `c_ts0` read the same physical columns at a coarser scale/precision, so rounding and
-/// truncation are proven too.
+/// The logical columns compared: (name, physical column, declared type). `c_dec2`, `c_ts0`
+/// and the `c_float*` read the same physical columns at other scales/precisions, so
+/// rounding and truncation are proven too.
 const MAPPED: &[(&str, C, &str)] = &[
     ("c_int", C::Int, "int"),
     ("c_dec", C::Dec, "decimal(4)"),
@@ -111,6 +117,10 @@ const MAPPED: &[(&str, C, &str)] = &[
     ("c_tstz", C::Tstz, "timestamp(6)"),
     ("c_uuid", C::Uuid, "uuid"),
     ("c_bytes", C::Bytes, "bytes"),
+    ("c_float", C::Float, "float"),
+    ("c_float10", C::Float, "float(10)"),
+    ("c_float1", C::Float, "float(1)"),
+    ("c_float17", C::Float, "float(17)"),
 ];
 
 fn columns_yaml() -> String {
@@ -140,6 +150,10 @@ enum V {
     Instant(String),
     Uuid(&'static str),
     Bytes(Vec<u8>),
+    /// A double, as the decimal text that reads as it (or `NaN`, `Infinity`, `-Infinity`).
+    Float(&'static str),
+    /// The double sum of two doubles (`0.1 + 0.2` is 0.30000000000000004, not 0.3).
+    FloatSum(&'static str, &'static str),
     /// A literal written verbatim (another spelling of an equal value on one engine).
     Sql(&'static str),
 }
@@ -204,6 +218,24 @@ fn lit(backend: Backend, id: i64, v: &V) -> String {
             Backend::Postgres => format!("'\\x{}'::bytea", hex(b)),
             _ => format!("X'{}'", hex(b)),
         },
+        V::Float(s) => match backend {
+            Backend::Postgres => format!("CAST({} AS DOUBLE PRECISION)", quote(s)),
+            Backend::MySql => format!("CAST({} AS DOUBLE)", quote(s)),
+            // SQLite stores no NaN (it becomes NULL): the text stays text in a REAL column.
+            Backend::Sqlite => match *s {
+                "NaN" => quote(s),
+                "Infinity" if id.rem_euclid(2) == 0 => "9e999".into(),
+                "-Infinity" if id.rem_euclid(2) == 0 => "-9e999".into(),
+                // A REAL column turns numeric text into a double.
+                _ if id.rem_euclid(2) == 1 => quote(s),
+                _ => s.to_string(),
+            },
+        },
+        V::FloatSum(a, b) => format!(
+            "{} + {}",
+            lit(backend, id, &V::Float(a)),
+            lit(backend, id, &V::Float(b))
+        ),
     }
 }
 
@@ -359,6 +391,41 @@ fn bytes() -> Vec<V> {
     .collect()
 }
 
+/// Doubles; with `special`, also NaN and the infinities (which MariaDB cannot store).
+fn floats(special: bool) -> Vec<V> {
+    let mut v: Vec<V> = [
+        Some("0.3"),
+        Some("1e-300"),
+        Some("1.7976931348623157e308"),
+        Some("-0.0"),
+        Some("123456789.123456789"),
+        // Ties at 1 digit (to even: 2, 4, -2, 2e-1) and at 15 (to even: 1e14, 100000000000002).
+        Some("2.5"),
+        Some("3.5"),
+        Some("-2.5"),
+        Some("0.25"),
+        Some("0.5"),
+        Some("100000000000000.5"),
+        Some("100000000000001.5"),
+        // Around a power of ten: the first rounds up to the second at 15 digits.
+        Some("999.9999999999999"),
+        Some("1000"),
+        None,
+        Some("-1.7976931348623157e308"),
+        Some("2.2250738585072014e-308"), // the smallest normal double
+        Some("4.9e-324"),                // the smallest subnormal
+        Some("9007199254740993"),        // 2^53 + 1: reads as 2^53 everywhere
+        Some("0.1"),
+    ]
+    .into_iter()
+    .map(|t| t.map_or(V::Null, V::Float))
+    .collect();
+    if special {
+        v.extend(["NaN", "Infinity", "-Infinity"].map(V::Float));
+    }
+    v
+}
+
 struct Row {
     id: i64,
     values: Vec<V>,
@@ -366,7 +433,7 @@ struct Row {
 
 /// The first row holds NULL in every column; each following row takes the next edge case of
 /// every column's list (shorter lists wrap around), so every edge case sits in some row.
-fn rows() -> Vec<Row> {
+fn rows(special_floats: bool) -> Vec<Row> {
     let lists = [
         ints(),
         decimals(),
@@ -377,6 +444,7 @@ fn rows() -> Vec<Row> {
         instants(),
         uuids(),
         bytes(),
+        floats(special_floats),
     ];
     let n = lists.iter().map(Vec::len).max().unwrap();
     let mut ids = vec![1, i64::MIN, i64::MAX, -1, 0];
@@ -504,6 +572,8 @@ enum On {
     Sqlite,
     /// A side that is not PostgreSQL (PostgreSQL normalises the value on input).
     NotPostgres,
+    /// Either side, alternating, when neither is MariaDB (a value it cannot store).
+    NotMariaDb,
 }
 
 /// Change the cell holding `from` in column `col` (first such row) to `to`, on one side;
@@ -538,6 +608,13 @@ fn ts(s: &str) -> V {
 fn inst(s: &str) -> V {
     V::Instant(s.to_string())
 }
+
+fn fl(s: &'static str) -> V {
+    V::Float(s)
+}
+
+/// Every logical column of the float column.
+const FLOATS: &[&str] = &["c_float", "c_float10", "c_float1", "c_float17"];
 
 fn mutations() -> Vec<Mutation> {
     vec![
@@ -685,6 +762,108 @@ fn mutations() -> Vec<Mutation> {
             V::Bytes(vec![]),
             &["c_bytes"],
         ),
+        // float: c_float (15 digits), c_float10, c_float1 and c_float17 read the same column.
+        // A change in the 14th significant digit counts at 15 and 17 digits, not at 10 or 1.
+        m(
+            C::Float,
+            fl("123456789.123456789"),
+            fl("123456789.123466789"),
+            &["c_float", "c_float17"],
+        ),
+        m(
+            C::Float,
+            fl("1e-300"),
+            fl("1.0000000000001e-300"),
+            &["c_float", "c_float17"],
+        ),
+        m(
+            C::Float,
+            fl("1.7976931348623157e308"),
+            fl("1.7976931348623e308"),
+            &["c_float", "c_float17"],
+        ),
+        // Arithmetic noise in the last bits counts only at 17 digits.
+        m(
+            C::Float,
+            fl("0.3"),
+            V::FloatSum("0.1", "0.2"),
+            &["c_float17"],
+        ),
+        m(
+            C::Float,
+            fl("1000"),
+            fl("999.9999999999999"),
+            &["c_float17"],
+        ),
+        // Ties to even: 2.5 and 2.4 are both 2 at one digit, 3.5 and 4.4 both 4, and
+        // 100000000000000.5 is 100000000000000 at 15 digits, 100000000000001.5 is ...02.
+        m(
+            C::Float,
+            fl("2.5"),
+            fl("2.4"),
+            &["c_float", "c_float10", "c_float17"],
+        ),
+        m(
+            C::Float,
+            fl("3.5"),
+            fl("4.4"),
+            &["c_float", "c_float10", "c_float17"],
+        ),
+        m(
+            C::Float,
+            fl("0.25"),
+            fl("0.15"),
+            &["c_float", "c_float10", "c_float17"],
+        ),
+        m(
+            C::Float,
+            fl("100000000000000.5"),
+            fl("100000000000000"),
+            &["c_float17"],
+        ),
+        m(
+            C::Float,
+            fl("100000000000001.5"),
+            fl("100000000000002"),
+            &["c_float17"],
+        ),
+        m(
+            C::Float,
+            fl("0.5"),
+            fl("0.6"),
+            &["c_float", "c_float10", "c_float1", "c_float17"],
+        ),
+        m(C::Float, fl("-0.0"), fl("0"), &[]),
+        m(C::Float, fl("0.1"), V::Null, FLOATS),
+        m(C::Float, V::Null, fl("0"), FLOATS),
+        m(C::Float, fl("4.9e-324"), fl("1e-323"), FLOATS),
+        m(
+            C::Float,
+            fl("-1.7976931348623157e308"),
+            fl("-1e308"),
+            FLOATS,
+        ),
+        Mutation {
+            col: C::Float,
+            from: fl("NaN"),
+            to: fl("Infinity"),
+            on: On::NotMariaDb,
+            expect: FLOATS,
+        },
+        Mutation {
+            col: C::Float,
+            from: fl("Infinity"),
+            to: fl("-Infinity"),
+            on: On::NotMariaDb,
+            expect: FLOATS,
+        },
+        Mutation {
+            col: C::Float,
+            from: fl("-Infinity"),
+            to: V::Null,
+            on: On::NotMariaDb,
+            expect: FLOATS,
+        },
         // Equal values written differently: must NOT be reported.
         Mutation {
             col: C::Uuid,
@@ -704,6 +883,20 @@ fn mutations() -> Vec<Mutation> {
             col: C::Dec,
             from: V::Dec("1"),
             to: V::Sql("'1.0000'"),
+            on: On::Sqlite,
+            expect: &[],
+        },
+        Mutation {
+            col: C::Float,
+            from: fl("1000"),
+            to: V::Sql("'1e3'"),
+            on: On::Sqlite,
+            expect: &[],
+        },
+        Mutation {
+            col: C::Float,
+            from: fl("0.25"),
+            to: V::Sql("'  2.5e-1 '"),
             on: On::Sqlite,
             expect: &[],
         },
@@ -731,7 +924,8 @@ async fn conformance(ba: Backend, bb: Backend) {
     let (Some(a), Some(b)) = (Db::connect(ba).await, Db::connect(bb).await) else {
         return;
     };
-    let data = rows();
+    // NaN and infinities only where both engines can store them.
+    let data = rows(ba != Backend::MySql && bb != Backend::MySql);
     let ta = load(&a, &data).await;
     let tb = load(&b, &data).await;
     let sides = [
@@ -777,6 +971,11 @@ async fn conformance(ba: Backend, bb: Backend) {
                 Some(i) => i,
                 None => continue,
             },
+            On::NotMariaDb if ba == Backend::MySql || bb == Backend::MySql => continue,
+            On::NotMariaDb => {
+                alternate += 1;
+                alternate % 2
+            }
         };
         let row = data
             .iter()
@@ -1372,6 +1571,43 @@ async fn text_latin1_mariadb_vs_postgres() {
         "TEXT",
         &["'Zoë'", "'façade '", "''", "'€'", "NULL"],
         "text",
+    )
+    .await;
+}
+
+/// Decimals kept in a legacy DECIMAL against doubles computed by arithmetic.
+#[tokio::test]
+async fn float_decimal_mariadb_vs_postgres_double() {
+    spelled(
+        Backend::MySql,
+        "DECIMAL(30,15) NULL",
+        &["0.3", "1000", "-2.5", "0", "123456789.123457", "NULL"],
+        Backend::Postgres,
+        "DOUBLE PRECISION",
+        &[
+            "CAST(0.1 AS DOUBLE PRECISION) + CAST(0.2 AS DOUBLE PRECISION)",
+            "999.9999999999999",
+            "-2.5",
+            "CAST('-0' AS DOUBLE PRECISION)",
+            "123456789.123456789",
+            "NULL",
+        ],
+        "float",
+    )
+    .await;
+}
+
+/// NaN and the infinities as text (SQLite) against PostgreSQL's doubles.
+#[tokio::test]
+async fn float_special_values_sqlite_text_vs_postgres_double() {
+    spelled(
+        Backend::Sqlite,
+        "TEXT",
+        &["'NaN'", "'inf'", "'-Infinity'", "' 1e3 '", "NULL"],
+        Backend::Postgres,
+        "DOUBLE PRECISION",
+        &["'NaN'", "'Infinity'", "'-Infinity'", "1000", "NULL"],
+        "float(17)",
     )
     .await;
 }
