@@ -231,7 +231,7 @@ checks:
     );
     assert!(
         errors.iter().any(|e| e
-            == "checks/a.yaml:14:11: unknown kind `row_cont` in check `c` (available: row_count, hash_diff)"),
+            == "checks/a.yaml:14:11: unknown kind `row_cont` in check `c` (available: row_count, hash_diff, hash_sample)"),
         "{errors:#?}"
     );
 }
