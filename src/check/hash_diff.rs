@@ -22,7 +22,11 @@ pub async fn run(
     options: &RunOptions,
 ) -> Result<Outcome, CheckError> {
     let sys = systems_of(spec, systems)?;
-    let (sides, names) = resolve(spec, sys).await?;
+    let Resolved {
+        sides,
+        names,
+        windows,
+    } = resolve(spec, sys).await?;
     let refs = [
         SideRef {
             system: sys[0],
@@ -33,7 +37,41 @@ pub async fn run(
             spec: &sides[1],
         },
     ];
-    let mut outcome = diff::diff(refs, &DiffConfig::default()).await?;
+    let mut outcome = match &windows {
+        // A window compares the recently changed keys of either side, wherever their
+        // timestamps stand on the other side (a failed sync leaves the old one there).
+        [Some(_), Some(_)] => {
+            let mut load = [diff::Load::default(); 2];
+            let mut keys: Vec<Key> = Vec::new();
+            for i in 0..2 {
+                let q =
+                    sql::keys_where(sys[i].engine().dialect(), &sides[i], windows[i].as_deref());
+                let rows = sys[i].fetch_strings(&q).await?;
+                load[i].queries += 1;
+                load[i].rows += rows.len() as u64;
+                keys.extend(rows.iter().filter_map(|r| {
+                    sides[i]
+                        .key
+                        .iter()
+                        .zip(r)
+                        .map(|(c, v)| {
+                            v.as_deref()
+                                .and_then(|t| crate::compare::KeyPart::parse(t, c.ty))
+                        })
+                        .collect::<Option<Key>>()
+                }));
+            }
+            keys.sort();
+            keys.dedup();
+            let differences = diff::recheck(refs, &keys, &mut load).await?;
+            diff::DiffOutcome {
+                rows: [keys.len() as u64; 2],
+                differences,
+                load,
+            }
+        }
+        _ => diff::diff(refs, &DiffConfig::default()).await?,
+    };
     // A difference still there after `grace` is drift; one that went away was the sync
     // catching up.
     let mut transient = 0;
@@ -161,6 +199,7 @@ pub(super) async fn explain(
                 DiffKind::MissingIn(i) => {
                     let kind = format!("missing_in_{}", system_names[*i]);
                     Difference {
+                        newer: None,
                         first_seen: Some(first_seen(&key_json, &kind)),
                         key: key_json,
                         kind,
@@ -185,7 +224,27 @@ pub(super) async fn explain(
                     let mut vals = serde_json::Map::new();
                     vals.insert(system_names[0].clone(), va.into());
                     vals.insert(system_names[1].clone(), vb.into());
+                    // Which side holds the newer version (by the `version` column).
+                    let newer = match (a, b) {
+                        (Some(a), Some(b)) if !sides[0].extra.is_empty() => {
+                            let (va, vb) = (
+                                a.get(names.len()).cloned().flatten(),
+                                b.get(names.len()).cloned().flatten(),
+                            );
+                            match compare_versions(
+                                va.as_deref(),
+                                vb.as_deref(),
+                                sides[0].extra[0].ty,
+                            ) {
+                                Some(std::cmp::Ordering::Greater) => Some(system_names[0].clone()),
+                                Some(std::cmp::Ordering::Less) => Some(system_names[1].clone()),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    };
                     Difference {
+                        newer,
                         first_seen: Some(first_seen(&key_json, "changed")),
                         key: key_json,
                         kind: "changed".to_string(),
@@ -224,10 +283,19 @@ pub(super) async fn explain(
 
 /// Turns the check's definition into what each engine needs: expressions with logical
 /// types, inferred from the databases where the config leaves them out.
+/// A content check made concrete for its engines.
+pub(super) struct Resolved {
+    pub sides: [SideSpec; 2],
+    /// Logical names of the compared columns, in order.
+    pub names: Vec<String>,
+    /// Per side, the condition selecting the rows inside the check's `window`.
+    pub windows: [Option<String>; 2],
+}
+
 pub(super) async fn resolve(
     spec: &HashDiffSpec,
     sys: [&System; 2],
-) -> Result<([SideSpec; 2], Vec<String>), CheckError> {
+) -> Result<Resolved, CheckError> {
     // Which columns: the mapping, or every column both tables share.
     let mapped: Vec<(String, [String; 2], Option<LogicalType>)> = match &spec.columns {
         Some(cols) => cols
@@ -345,19 +413,79 @@ pub(super) async fn resolve(
             }
         }
     }
+    let mut names: Vec<String> = mapped.into_iter().map(|(n, _, _)| n).collect();
+    let position = |name: &str, field: &str| {
+        names.iter().position(|n| n == name).ok_or_else(|| {
+            CheckError::Config(format!(
+                "`{field}` names `{name}`, which is not a compared column"
+            ))
+        })
+    };
+    // `window`: the rows whose timestamp is recent on either side (in UTC).
+    let mut windows: [Option<String>; 2] = [None, None];
+    if let Some(w) = &spec.window {
+        let j = position(&w.column, "window.column")?;
+        let LogicalType::Timestamp(p) = cols[0][j].ty else {
+            return Err(CheckError::Config(format!(
+                "`window.column` `{}` compares as {}: it must be a timestamp",
+                w.column, cols[0][j].ty
+            )));
+        };
+        let since = chrono::Duration::from_std(w.since).unwrap_or(chrono::Duration::MAX);
+        let cutoff = crate::compare::normalize::format_timestamp(
+            (chrono::Utc::now() - since).naive_utc(),
+            p,
+        );
+        for i in 0..2 {
+            let canon = sys[i]
+                .engine()
+                .dialect()
+                .canonical(&cols[i][j], sys[i].config.timezone);
+            windows[i] = Some(format!("{canon} >= '{cutoff}'"));
+        }
+    }
+    // `version`: fetched for changed rows, never compared.
+    let mut extra: [Vec<Col>; 2] = Default::default();
+    if let Some(v) = &spec.version {
+        let j = position(v, "version")?;
+        for i in 0..2 {
+            extra[i].push(cols[i].remove(j));
+        }
+        names.remove(j);
+    }
     let [ka, kb] = key_cols;
     let [ca, cb] = cols;
-    let side = |i: usize, key, columns| SideSpec {
+    let [ea, eb] = extra;
+    let side = |i: usize, key, columns, extra| SideSpec {
         table: spec.sides[i].table.table.clone(),
         filter: spec.sides[i].table.filter.clone(),
         key,
         columns,
+        extra,
         tz: sys[i].config.timezone,
     };
-    Ok((
-        [side(0, ka, ca), side(1, kb, cb)],
-        mapped.into_iter().map(|(n, _, _)| n).collect(),
-    ))
+    Ok(Resolved {
+        sides: [side(0, ka, ca, ea), side(1, kb, cb, eb)],
+        names,
+        windows,
+    })
+}
+
+/// Orders two canonical version values: numbers numerically, everything else (timestamps,
+/// dates: canonical text sorts in time order) as text. `None` when either is missing.
+fn compare_versions(
+    a: Option<&str>,
+    b: Option<&str>,
+    ty: LogicalType,
+) -> Option<std::cmp::Ordering> {
+    let (a, b) = (a?, b?);
+    match ty {
+        LogicalType::Int | LogicalType::Decimal(_) | LogicalType::Float(_) => {
+            let (x, y) = (a.parse::<f64>().ok()?, b.parse::<f64>().ok()?);
+            x.partial_cmp(&y)
+        }
+        _ => Some(a.cmp(b)),
+    }
 }
 
 /// The logical type of a column: the declared one, or the one both sides' types agree on.

@@ -20,7 +20,7 @@ pub async fn run(
 ) -> Result<Outcome, CheckError> {
     let cmp = &spec.compare;
     let sys = hash_diff::systems_of(cmp, systems)?;
-    let (sides, names) = hash_diff::resolve(cmp, sys).await?;
+    let hash_diff::Resolved { sides, names, .. } = hash_diff::resolve(cmp, sys).await?;
     let mut load = [Load::default(); 2];
 
     // How many rows each side has (the catalog's estimate where there is one).

@@ -132,6 +132,10 @@ pub struct Difference {
         default
     )]
     pub first_seen: Option<DateTime<Utc>>,
+    /// For a changed row, the system holding the newer version (by the check's `version`
+    /// column): on a two-way sync it tells which direction failed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub newer: Option<String>,
 }
 
 fn rfc3339_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {

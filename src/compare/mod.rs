@@ -60,6 +60,8 @@ pub struct SideSpec {
     pub filter: Option<String>,
     pub key: Vec<Col>,
     pub columns: Vec<Col>,
+    /// Fetched with a changed row's values but not compared (the version column).
+    pub extra: Vec<Col>,
     /// How this system's zone-less timestamps are read.
     pub tz: chrono_tz::Tz,
 }

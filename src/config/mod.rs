@@ -303,6 +303,8 @@ const HASH_DIFF_FIELDS: &[&str] = &[
     "columns",
     "key_names",
     "grace",
+    "window",
+    "version",
 ];
 
 const COMMON_CHECK_FIELDS: &[&str] = &[
@@ -372,6 +374,17 @@ pub struct HashDiffSpec {
     pub columns: Option<Vec<ColumnMapping>>,
     /// How long a difference must persist before it counts as drift.
     pub grace: Option<Duration>,
+    /// Compare only rows whose `column` (a logical timestamp column) is within `since`.
+    pub window: Option<Window>,
+    /// A logical column (updated_at, a version counter) left out of the comparison and
+    /// used to say which system holds the newer version of a changed row.
+    pub version: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Window {
+    pub column: String,
+    pub since: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -1240,6 +1253,13 @@ fn table_side(key: &Node, raw: RawTableSide, d: &mut Diag<'_>) -> Option<TableSi
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawWindow {
+    column: Spanned<String>,
+    since: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawSample {
     size: Spanned<u32>,
 }
@@ -1306,11 +1326,32 @@ fn hash_diff_spec(
     let mut columns = None;
     let mut key_names = None;
     let mut grace = None;
+    let mut window: Option<(Pos, Window)> = None;
+    let mut version: Option<Spanned<String>> = None;
     for (key, value) in extras {
         match key.as_str().unwrap_or("") {
             "columns" => columns = column_mappings(value, &system_names, d),
             "key_names" => match d.deserialize::<Spanned<Vec<String>>>(value) {
                 Some(names) => key_names = Some(names),
+                None => ok = false,
+            },
+            "window" => match d.deserialize::<RawWindow>(value) {
+                Some(w) => match duration(&w.since, d) {
+                    Some(since) => {
+                        window = Some((
+                            w.column.pos,
+                            Window {
+                                column: w.column.value,
+                                since,
+                            },
+                        ))
+                    }
+                    None => ok = false,
+                },
+                None => ok = false,
+            },
+            "version" => match d.deserialize::<Spanned<String>>(value) {
+                Some(v) => version = Some(v),
                 None => ok = false,
             },
             "grace" => match d.deserialize::<Spanned<String>>(value) {
@@ -1355,11 +1396,33 @@ fn hash_diff_spec(
             .map(|k| k.rsplit('.').next().unwrap_or(k).to_string())
             .collect(),
     };
+    // `window` and `version` name logical columns: check them against the mapping.
+    if let Some(cols) = &columns {
+        let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+        for (pos, field, name) in window
+            .iter()
+            .map(|(p, w)| (*p, "window.column", w.column.as_str()))
+            .chain(version.iter().map(|v| (v.pos, "version", v.value.as_str())))
+        {
+            if !names.contains(&name) {
+                d.err(
+                    pos,
+                    format!(
+                        "`{field}` names `{name}`, which is not one of the mapped `columns` ({})",
+                        list(&names)
+                    ),
+                );
+                return None;
+            }
+        }
+    }
     Some(HashDiffSpec {
         sides: [a, b],
         key_names,
         columns,
         grace,
+        window: window.map(|(_, w)| w),
+        version: version.map(|v| v.value),
     })
 }
 

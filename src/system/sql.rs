@@ -498,6 +498,20 @@ pub fn sample_keys(d: &dyn Dialect, side: &SideSpec, fraction: f64, limit: u32) 
     }
 }
 
+/// Canonical keys of the side's rows that also meet `condition`.
+pub fn keys_where(d: &dyn Dialect, side: &SideSpec, condition: Option<&str>) -> Query {
+    let keys: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+    let sql = format!(
+        "SELECT {} {}",
+        keys.join(", "),
+        from_where(d, side, condition.map(str::to_string))
+    );
+    Query {
+        sql,
+        params: Vec::new(),
+    }
+}
+
 /// Key and row hash of the rows with the given keys.
 pub fn key_hashes(d: &dyn Dialect, side: &SideSpec, keys: &[Key]) -> Query {
     let mut b = Binder {
@@ -529,6 +543,7 @@ pub fn fetch_rows(d: &dyn Dialect, side: &SideSpec, keys: &[Key]) -> Query {
     let conds: Vec<String> = keys.iter().map(|k| b.compare("=", k)).collect();
     let mut cols: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
     cols.extend(side.columns.iter().map(|c| d.canonical(c, side.tz)));
+    cols.extend(side.extra.iter().map(|c| d.canonical(c, side.tz)));
     let sql = format!(
         "SELECT {} {}",
         cols.join(", "),

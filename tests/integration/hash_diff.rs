@@ -623,3 +623,77 @@ async fn hash_sample_estimates_drift_without_false_positives() {
     a.drop_table(&ta).await;
     b.drop_table(&tb).await;
 }
+
+/// `version` says which side holds the newer version of a changed row (a two-way sync tells
+/// on-call which direction failed); `window` compares only recently changed rows, and a row
+/// updated on one side only is reported as changed, not missing.
+#[tokio::test]
+async fn version_says_which_side_is_newer_and_window_checks_recent_rows() {
+    let (Some(a), Some(b)) = (
+        Db::connect(Backend::Postgres).await,
+        Db::connect(Backend::MySql).await,
+    ) else {
+        return;
+    };
+    let data = rows(80);
+    let ta = load(&a, "hd_version", &data).await;
+    let tb = load(&b, "hd_version", &data).await;
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    // id 100: the change reached beta only; id 200: alpha only; id 300: an old difference.
+    b.exec(&format!(
+        "UPDATE {tb} SET amount = amount + 1, updated_at = '{now}' WHERE id = 100"
+    ))
+    .await;
+    a.exec(&format!(
+        "UPDATE {ta} SET amount = amount + 1, updated_at = '{now}' WHERE id = 200"
+    ))
+    .await;
+    b.exec(&format!(
+        "UPDATE {tb} SET name = 'old drift' WHERE id = 300"
+    ))
+    .await;
+    let columns = "    columns:
+      amount: {alpha: amount, beta: amount, type: \"decimal(2)\"}
+      name: {alpha: name, beta: name, type: text}
+      updated_at: {alpha: updated_at, beta: updated_at, type: \"timestamp(6)\"}
+    version: updated_at
+";
+    let run = hash_diff(&a, &ta, &b, &tb, columns, "").await;
+    assert_eq!(run.error, None);
+    let samples = run.samples.unwrap();
+    let find = |id: i64| {
+        samples
+            .iter()
+            .find(|s| s.key["id"] == id)
+            .unwrap_or_else(|| panic!("{id}: {samples:#?}"))
+    };
+    assert_eq!(find(100).newer.as_deref(), Some("beta"));
+    assert_eq!(
+        find(100).columns,
+        vec!["amount".to_string()],
+        "the version column is not compared"
+    );
+    assert_eq!(find(200).newer.as_deref(), Some("alpha"));
+    assert_eq!(find(300).newer, None);
+    assert_eq!(samples.len(), 3);
+
+    let run = hash_diff(
+        &a,
+        &ta,
+        &b,
+        &tb,
+        columns,
+        "    window: {column: updated_at, since: 1h}\n",
+    )
+    .await;
+    assert_eq!(run.error, None);
+    let samples = run.samples.unwrap();
+    let ids: Vec<i64> = samples
+        .iter()
+        .map(|s| s.key["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![100, 200], "only the recent rows: {samples:#?}");
+    assert!(samples.iter().all(|s| s.kind == "changed"));
+    a.drop_table(&ta).await;
+    b.drop_table(&tb).await;
+}
