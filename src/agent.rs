@@ -182,6 +182,7 @@ async fn run_once(shared: &Shared, check: &Arc<CheckConfig>) {
         samples: Some(AGENT_SAMPLES),
         previous,
         on_grace: None,
+        progress: None,
     };
     let run = check::run(check, &shared.systems, &options).await;
     run.record(check, &shared.metrics);

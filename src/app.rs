@@ -87,7 +87,48 @@ pub async fn check(
     }
     let metrics = Arc::new(Metrics::new());
     let systems = Systems::new(&config.systems, &metrics);
-    let runs = check::run_all(&selected, &systems, options).await;
+    // On a terminal, a progress line on stderr while checks run.
+    let mut options = options.clone();
+    let ticker = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let phases: Arc<std::sync::Mutex<Vec<(String, String)>>> = Arc::default();
+        let sink = phases.clone();
+        options.progress = Some(check::ProgressFn(Arc::new(
+            move |name: &str, what: String| {
+                let mut p = sink.lock().unwrap_or_else(|e| e.into_inner());
+                p.retain(|(n, _)| n != name);
+                p.push((name.to_string(), what));
+            },
+        )));
+        let total = selected.len();
+        Some(tokio::spawn(async move {
+            const SPIN: [char; 4] = ['|', '/', '-', '\\'];
+            for i in 0usize.. {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                let line = {
+                    let p = phases.lock().unwrap_or_else(|e| e.into_inner());
+                    match p.last() {
+                        Some((name, what)) => format!("{name}: {what}"),
+                        None => String::new(),
+                    }
+                };
+                let mut err = std::io::stderr();
+                let _ = write!(
+                    err,
+                    "\r\x1b[K{} running {total} check{}  {line}",
+                    SPIN[i % 4],
+                    if total == 1 { "" } else { "s" }
+                );
+                let _ = err.flush();
+            }
+        }))
+    } else {
+        None
+    };
+    let runs = check::run_all(&selected, &systems, &options).await;
+    if let Some(t) = ticker {
+        t.abort();
+        eprint!("\r\x1b[K");
+    }
     systems.close().await;
     let written = match format {
         OutputFormat::Json => {
@@ -150,6 +191,9 @@ fn finding(r: &CheckRun) -> String {
             .map(|(s, n)| format!("missing_in_{s}={n}"))
             .collect();
         parts.push(format!("changed={}", d.changed));
+        if let Some(t) = r.transient.filter(|t| *t > 0) {
+            parts.push(format!("transient={t}"));
+        }
         return format!("{counts}  {}", parts.join(" "));
     }
     match r.row_count_difference {

@@ -103,8 +103,7 @@ fn main() {
                 };
                 let options = driftwatch::check::RunOptions {
                     samples,
-                    previous: None,
-                    on_grace: None,
+                    ..Default::default()
                 };
                 app::check(&config, &names, format, &options, &mut std::io::stdout()).await
             }

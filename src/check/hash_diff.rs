@@ -70,18 +70,38 @@ pub async fn run(
                 load,
             }
         }
-        _ => diff::diff(refs, &DiffConfig::default()).await?,
+        _ => {
+            let progress = options.progress.clone().map(|p| {
+                let name = check.name.clone();
+                diff::Progress(std::sync::Arc::new(move |what: String| (p.0)(&name, what)))
+            });
+            let cfg = DiffConfig {
+                progress,
+                ..DiffConfig::default()
+            };
+            diff::diff(refs, &cfg).await?
+        }
     };
     // A difference still there after `grace` is drift; one that went away was the sync
     // catching up.
     let mut transient = 0;
     if let (Some(grace), false) = (spec.grace, outcome.differences.is_empty()) {
-        tracing::info!(
+        tracing::debug!(
             check = %check.name,
             differences = outcome.differences.len(),
             grace = %humantime::format_duration(grace),
             "re-checking the differences after the grace period"
         );
+        if let Some(p) = &options.progress {
+            (p.0)(
+                &check.name,
+                format!(
+                    "waiting {} before re-checking {} differences",
+                    humantime::format_duration(grace),
+                    outcome.differences.len()
+                ),
+            );
+        }
         if let Some(hook) = &options.on_grace {
             (hook.0)().await;
         }

@@ -154,6 +154,18 @@ pub struct RunOptions {
     pub previous: Option<CheckRun>,
     /// Awaited when a grace period starts (tests use it to change data deterministically).
     pub on_grace: Option<GraceHook>,
+    /// Told (check name, phase) as long runs progress.
+    pub progress: Option<ProgressFn>,
+}
+
+/// See [`RunOptions::progress`].
+#[derive(Clone)]
+pub struct ProgressFn(pub Arc<dyn Fn(&str, String) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn")
+    }
 }
 
 /// See [`RunOptions::on_grace`].
@@ -172,6 +184,7 @@ impl Default for RunOptions {
             samples: Some(20),
             previous: None,
             on_grace: None,
+            progress: None,
         }
     }
 }

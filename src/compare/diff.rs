@@ -28,6 +28,26 @@ pub struct DiffConfig {
     pub fanout_bits: u8,
     /// Most buckets in one query.
     pub batch: usize,
+    /// Told what the diff is doing, for a progress line on a terminal.
+    pub progress: Option<Progress>,
+}
+
+/// Receives one-line descriptions of a diff's phases.
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<dyn Fn(String) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
+impl DiffConfig {
+    fn tell(&self, what: impl FnOnce() -> String) {
+        if let Some(p) = &self.progress {
+            (p.0)(what());
+        }
+    }
 }
 
 impl Default for DiffConfig {
@@ -38,6 +58,7 @@ impl Default for DiffConfig {
             leaf_rows: 24,
             fanout_bits: 3,
             batch: 256,
+            progress: None,
         }
     }
 }
@@ -178,6 +199,7 @@ pub async fn diff(sides: [SideRef<'_>; 2], cfg: &DiffConfig) -> Result<DiffOutco
     bounds.dedup();
 
     // 2. Every segment's sums, one scan per side, both at once.
+    cfg.tell(|| format!("checksumming {} segments on both systems", bounds.len() + 1));
     let sums = run
         .both(|spec, d| sql::segment_sums(d, spec, &bounds))
         .await?;
@@ -225,6 +247,7 @@ pub async fn diff(sides: [SideRef<'_>; 2], cfg: &DiffConfig) -> Result<DiffOutco
     // 3. Narrow differing segments by key-hash buckets until they are small.
     let mut leaves: Vec<Bucket> = Vec::new();
     while !active.is_empty() {
+        cfg.tell(|| format!("narrowing {} differing ranges", active.len()));
         let (small, big): (Vec<_>, Vec<_>) = active
             .into_iter()
             .partition(|(b, n)| *n <= cfg.leaf_rows || b.bits >= 60 - cfg.fanout_bits);
@@ -264,6 +287,7 @@ pub async fn diff(sides: [SideRef<'_>; 2], cfg: &DiffConfig) -> Result<DiffOutco
 
     // 4. Leaves: keys and row hashes from both sides, merged.
     let mut hashes: [BTreeMap<Key, u64>; 2] = Default::default();
+    cfg.tell(|| format!("comparing {} small ranges row by row", leaves.len()));
     for chunk in leaves.chunks(cfg.batch) {
         let (sub_ranges, local) = localise(&ranges, chunk);
         let result = run
@@ -409,6 +433,7 @@ async fn blocks(
         let hi = (lo + w as i128 - 1).clamp(i64::MIN as i128, i64::MAX as i128);
         (lo as i64, hi as i64)
     };
+    cfg.tell(|| "checksumming every block of keys on both systems".to_string());
     let level1 = run
         .both(|spec, d| sql::block_sums(d, spec, origin, width, &[]))
         .await?;
@@ -426,6 +451,7 @@ async fn blocks(
     let mut w = width;
     let mut leaves: Vec<(i64, i64)> = Vec::new();
     while !active.is_empty() {
+        cfg.tell(|| format!("narrowing {} differing ranges", active.len()));
         let (small, big): (Vec<_>, Vec<_>) = active
             .into_iter()
             .partition(|(_, n)| *n <= cfg.leaf_rows || w == 1);
@@ -446,6 +472,7 @@ async fn blocks(
         w = child;
     }
     let mut hashes: [BTreeMap<Key, u64>; 2] = Default::default();
+    cfg.tell(|| format!("comparing {} small ranges row by row", leaves.len()));
     for chunk in leaves.chunks(cfg.batch) {
         let result = run.both(|spec, d| sql::block_rows(d, spec, chunk)).await?;
         for (side, rows) in result.iter().enumerate() {
