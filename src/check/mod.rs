@@ -160,7 +160,10 @@ pub struct RunOptions {
 
 /// See [`RunOptions::progress`].
 #[derive(Clone)]
-pub struct ProgressFn(pub Arc<dyn Fn(&str, String) + Send + Sync>);
+pub struct ProgressFn(pub Arc<ProgressCallback>);
+
+/// Called with (check name, phase).
+pub type ProgressCallback = dyn Fn(&str, String) + Send + Sync;
 
 impl std::fmt::Debug for ProgressFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

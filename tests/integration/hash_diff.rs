@@ -510,6 +510,7 @@ async fn grace_separates_transient_differences_from_drift() {
         samples: None,
         previous: None,
         on_grace: Some(hook),
+        progress: None,
     };
     let run = hash_diff_with(&a, &ta, &b, &tb, TYPED, "    grace: 1s\n", &options).await;
     assert_eq!(run.error, None);
@@ -531,6 +532,7 @@ async fn grace_separates_transient_differences_from_drift() {
         samples: None,
         previous: Some(run.clone()),
         on_grace: None,
+        progress: None,
     };
     let again = hash_diff_with(&a, &ta, &b, &tb, TYPED, "", &options).await;
     assert_eq!(again.samples.as_ref().unwrap()[0].first_seen, Some(first));
