@@ -269,43 +269,24 @@ impl CheckKind {
         Self::ALL.iter().copied().find(|k| k.as_str() == s)
     }
 
-    /// Keys a check of this kind takes besides its system sides.
-    fn fields(self) -> &'static [&'static str] {
+    /// Keys a check of this kind takes besides the common ones and its system sides.
+    fn own_fields(self) -> &'static [&'static str] {
         match self {
-            CheckKind::RowCount => COMMON_CHECK_FIELDS,
-            CheckKind::HashDiff => HASH_DIFF_FIELDS,
-            CheckKind::HashSample => HASH_SAMPLE_FIELDS,
+            CheckKind::RowCount => &[],
+            CheckKind::HashDiff => &["columns", "key_names", "grace", "window", "version"],
+            CheckKind::HashSample => &["columns", "key_names", "sample"],
         }
     }
+
+    /// Every key a check of this kind takes besides its system sides.
+    fn fields(self) -> Vec<&'static str> {
+        COMMON_CHECK_FIELDS
+            .iter()
+            .chain(self.own_fields())
+            .copied()
+            .collect()
+    }
 }
-
-const HASH_SAMPLE_FIELDS: &[&str] = &[
-    "name",
-    "kind",
-    "description",
-    "schedule",
-    "timeout",
-    "thresholds",
-    "alert",
-    "columns",
-    "key_names",
-    "sample",
-];
-
-const HASH_DIFF_FIELDS: &[&str] = &[
-    "name",
-    "kind",
-    "description",
-    "schedule",
-    "timeout",
-    "thresholds",
-    "alert",
-    "columns",
-    "key_names",
-    "grace",
-    "window",
-    "version",
-];
 
 const COMMON_CHECK_FIELDS: &[&str] = &[
     "name",
@@ -937,7 +918,9 @@ impl Builder<'_> {
         };
         let system_names: Vec<&str> = self.declared_systems.iter().map(String::as_str).collect();
         // Known keys go to serde; a key naming a system is that system's side; the rest is a typo.
-        let allowed = kind.map(CheckKind::fields).unwrap_or(COMMON_CHECK_FIELDS);
+        let allowed = kind
+            .map(CheckKind::fields)
+            .unwrap_or_else(|| COMMON_CHECK_FIELDS.to_vec());
         let mut own = Vec::new();
         let mut extras: Vec<(Node, Node)> = Vec::new();
         let mut sides = Vec::new();
@@ -954,7 +937,7 @@ impl Builder<'_> {
                 candidates.extend(system_names.iter().copied());
                 let mut msg = format!(
                     "unknown field `{k}`{label}, expected one of {} or a system name",
-                    list(allowed)
+                    list(&allowed)
                 );
                 if system_names.is_empty() {
                     msg.push_str(" (no systems are defined)");
