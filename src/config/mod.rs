@@ -537,25 +537,15 @@ struct RawTableSide {
 /// Reads the environment for `${VAR}`.
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// A check file given as text rather than found on disk (the demo's bundled checks).
-pub struct EmbeddedFile {
-    pub label: PathBuf,
-    pub text: String,
-}
-
 /// Load and validate the agent file at `path` and every check file it names, reading
 /// `${VAR}` from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let lookup = |name: &str| std::env::var(name).ok();
-    load_with(path, &lookup, Vec::new())
+    load_with(path, &lookup)
 }
 
-/// [`load`] with an explicit environment and extra check files.
-pub fn load_with(
-    path: &Path,
-    env: EnvLookup<'_>,
-    embedded_checks: Vec<EmbeddedFile>,
-) -> Result<Config, ConfigErrors> {
+/// [`load`] with an explicit environment.
+pub fn load_with(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
@@ -564,7 +554,7 @@ pub fn load_with(
         }])
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    load_str(path, &text, &base, env, embedded_checks)
+    load_str(path, &text, &base, env)
 }
 
 /// Validate a config given as text; `base` is the folder relative paths are resolved against.
@@ -573,7 +563,6 @@ pub fn load_str(
     text: &str,
     base: &Path,
     env: EnvLookup<'_>,
-    embedded_checks: Vec<EmbeddedFile>,
 ) -> Result<Config, ConfigErrors> {
     let mut errors = Vec::new();
     let mut builder = Builder {
@@ -609,9 +598,6 @@ pub fn load_str(
                     message: format!("cannot read the check file: {e}"),
                 }),
             }
-        }
-        for f in embedded_checks {
-            builder.check_file(&f.label, &f.text, &mut errors);
         }
         builder.resolve_references(&mut errors);
     }

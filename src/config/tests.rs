@@ -24,12 +24,7 @@ impl Files {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let lookup = move |k: &str| env.get(k).cloned();
-        load_with(
-            &self.dir.path().join("driftwatch.yaml"),
-            &lookup,
-            Vec::new(),
-        )
-        .map_err(|e| {
+        load_with(&self.dir.path().join("driftwatch.yaml"), &lookup).map_err(|e| {
             e.0.iter()
                 .map(|e| {
                     let file = e.file.strip_prefix(self.dir.path()).unwrap_or(&e.file);

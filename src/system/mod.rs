@@ -8,6 +8,34 @@
 //! text itself. Checks ask a [`System`] for an answer ("how many rows in this table?") and never
 //! format SQL for an engine. Every session only reads.
 
+/// The parts of running a comparison query that are the same for every sqlx driver; the
+/// engine modules differ only in the pool and the row type.
+macro_rules! driver_glue {
+    (bind $query:expr) => {{
+        let mut q = sqlx::query(&$query.sql);
+        for p in &$query.params {
+            q = match p {
+                Param::Int(i) => q.bind(*i),
+                Param::Text(s) => q.bind(s.clone()),
+            };
+        }
+        q
+    }};
+    (text_rows $rows:expr) => {
+        $rows
+            .iter()
+            .map(|r| (0..r.len()).map(|i| text_cell(r, i)).collect())
+            .collect()
+    };
+    (columns $described:expr) => {
+        Ok($described
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), native(c.type_info().name())))
+            .collect())
+    };
+}
+
 mod mysql;
 mod postgres;
 pub mod sql;

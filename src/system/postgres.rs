@@ -105,17 +105,9 @@ impl Engine for PostgresEngine {
         query: &'a Query,
     ) -> BoxFuture<'a, Result<Vec<Vec<Option<String>>>, sqlx::Error>> {
         async move {
-            let mut q = sqlx::query(&query.sql);
-            for p in &query.params {
-                q = match p {
-                    Param::Int(i) => q.bind(*i),
-                    Param::Text(s) => q.bind(s.as_str()),
-                };
-            }
+            let q = driver_glue!(bind query);
             let rows = q.fetch_all(&self.pool).await?;
-            rows.iter()
-                .map(|r| (0..r.len()).map(|i| text_cell(r, i)).collect())
-                .collect()
+            driver_glue!(text_rows rows)
         }
         .boxed()
     }
@@ -126,10 +118,7 @@ impl Engine for PostgresEngine {
     ) -> BoxFuture<'a, Result<Vec<(String, Native)>, sqlx::Error>> {
         async move {
             let d = (&self.pool).describe(sql).await?;
-            Ok(d.columns()
-                .iter()
-                .map(|c| (c.name().to_string(), native(c.type_info().name())))
-                .collect())
+            driver_glue!(columns d)
         }
         .boxed()
     }
