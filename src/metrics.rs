@@ -33,11 +33,22 @@ pub struct Metrics {
     pub queries: IntCounterVec,
     pub query_errors: IntCounterVec,
     pub rows_read: IntCounterVec,
+    pub lag_seconds: GaugeVec,
+    pub lag_propagation_seconds: GaugeVec,
+    pub orphan_rows: IntGaugeVec,
+    pub differing_groups: IntGaugeVec,
+    pub alert_firing: IntGaugeVec,
+    pub notifications: IntCounterVec,
+    pub notifications_failed: IntCounterVec,
+    pub outbox_pending: IntGaugeVec,
     pub build_info: IntGaugeVec,
+    /// Every metric family name registered, for tests that check rules and dashboards.
+    names: Vec<&'static str>,
 }
 
 macro_rules! register {
-    ($registry:expr, $kind:ident, $name:expr, $help:expr, $labels:expr) => {{
+    ($registry:expr, $names:expr, $kind:ident, $name:expr, $help:expr, $labels:expr) => {{
+        $names.push($name);
         let m = $kind::new(Opts::new($name, $help), $labels).expect("valid metric definition");
         $registry
             .register(Box::new(m.clone()))
@@ -49,6 +60,7 @@ macro_rules! register {
 impl Metrics {
     pub fn new() -> Metrics {
         let r = Registry::new();
+        let mut names: Vec<&'static str> = vec!["driftwatch_check_duration_seconds"];
         let check_duration = HistogramVec::new(
             HistogramOpts::new(
                 "driftwatch_check_duration_seconds",
@@ -64,53 +76,76 @@ impl Metrics {
         r.register(Box::new(check_duration.clone()))
             .expect("metric registered once");
         let m = Metrics {
-            check_success: register!(r, IntGaugeVec, "driftwatch_check_success",
+            check_success: register!(r, names, IntGaugeVec, "driftwatch_check_success",
                 "1 if the check's last run finished without error, 0 if it errored.", &["check", "kind"]),
-            check_status: register!(r, IntGaugeVec, "driftwatch_check_status",
+            check_status: register!(r, names, IntGaugeVec, "driftwatch_check_status",
                 "Outcome of the check's last successful run: 0 ok, 1 warning, 2 critical.", &["check"]),
-            check_last_run: register!(r, GaugeVec, "driftwatch_check_last_run_timestamp_seconds",
+            check_last_run: register!(r, names, GaugeVec, "driftwatch_check_last_run_timestamp_seconds",
                 "Unix time at which the check's last run started.", &["check"]),
-            check_last_success: register!(r, GaugeVec, "driftwatch_check_last_success_timestamp_seconds",
+            check_last_success: register!(r, names, GaugeVec, "driftwatch_check_last_success_timestamp_seconds",
                 "Unix time at which the check's last run without error started.", &["check"]),
             check_duration,
-            check_runs: register!(r, IntCounterVec, "driftwatch_check_runs_total",
+            check_runs: register!(r, names, IntCounterVec, "driftwatch_check_runs_total",
                 "Check runs started.", &["check"]),
-            check_errors: register!(r, IntCounterVec, "driftwatch_check_errors_total",
+            check_errors: register!(r, names, IntCounterVec, "driftwatch_check_errors_total",
                 "Check runs that ended in error (unreachable system, missing table, timeout...).", &["check"]),
-            check_skipped: register!(r, IntCounterVec, "driftwatch_check_skipped_runs_total",
+            check_skipped: register!(r, names, IntCounterVec, "driftwatch_check_skipped_runs_total",
                 "Scheduled runs skipped because the previous run of the check was still going.", &["check"]),
-            check_interval: register!(r, GaugeVec, "driftwatch_check_interval_seconds",
+            check_interval: register!(r, names, GaugeVec, "driftwatch_check_interval_seconds",
                 "Usual time between two scheduled runs of the check, for staleness rules.", &["check"]),
-            rows: register!(r, IntGaugeVec, "driftwatch_rows",
+            rows: register!(r, names, IntGaugeVec, "driftwatch_rows",
                 "Rows the check counted on each system at its last successful run.", &["check", "system"]),
-            row_count_difference: register!(r, IntGaugeVec, "driftwatch_row_count_difference",
+            row_count_difference: register!(r, names, IntGaugeVec, "driftwatch_row_count_difference",
                 "Rows on the check's second system minus rows on its first, at the last successful run.", &["check"]),
-            missing_rows: register!(r, IntGaugeVec, "driftwatch_missing_rows",
+            missing_rows: register!(r, names, IntGaugeVec, "driftwatch_missing_rows",
                 "Rows present on the check's other system but missing on this one, at the last successful run.", &["check", "system"]),
-            changed_rows: register!(r, IntGaugeVec, "driftwatch_changed_rows",
+            changed_rows: register!(r, names, IntGaugeVec, "driftwatch_changed_rows",
                 "Rows present on both systems whose mapped values differ, at the last successful run.", &["check"]),
-            transient_rows: register!(r, IntCounterVec, "driftwatch_transient_rows_total",
+            transient_rows: register!(r, names, IntCounterVec, "driftwatch_transient_rows_total",
                 "Differences that were gone when re-checked after the check's grace period (the sync was catching up), not counted as drift.", &["check"]),
-            sample_mismatch_ratio: register!(r, GaugeVec, "driftwatch_sample_mismatch_ratio",
+            sample_mismatch_ratio: register!(r, names, GaugeVec, "driftwatch_sample_mismatch_ratio",
                 "Share of the keys a hash_sample check drew that differ between the systems, at its last successful run.", &["check"]),
-            estimated_differences: register!(r, GaugeVec, "driftwatch_estimated_differences",
+            estimated_differences: register!(r, names, GaugeVec, "driftwatch_estimated_differences",
                 "A hash_sample check's estimate of the table's differing rows (mismatch ratio times rows).", &["check"]),
-            threshold: register!(r, GaugeVec, "driftwatch_threshold",
+            threshold: register!(r, names, GaugeVec, "driftwatch_threshold",
                 "The check's configured threshold per severity, in the unit of its finding (rows; a percentage threshold is shown as rows of the last run).", &["check", "severity"]),
-            system_up: register!(r, IntGaugeVec, "driftwatch_system_up",
+            system_up: register!(r, names, IntGaugeVec, "driftwatch_system_up",
                 "1 if the agent's last contact with the system succeeded, 0 if it could not connect.", &["system"]),
-            queries: register!(r, IntCounterVec, "driftwatch_queries_total",
+            queries: register!(r, names, IntCounterVec, "driftwatch_queries_total",
                 "Queries the agent sent to the system.", &["system"]),
-            query_errors: register!(r, IntCounterVec, "driftwatch_query_errors_total",
+            query_errors: register!(r, names, IntCounterVec, "driftwatch_query_errors_total",
                 "Queries to the system that failed.", &["system"]),
-            rows_read: register!(r, IntCounterVec, "driftwatch_rows_read_total",
+            rows_read: register!(r, names, IntCounterVec, "driftwatch_rows_read_total",
                 "Rows the agent fetched from the system (result rows transferred, not rows scanned by the server).", &["system"]),
-            build_info: register!(r, IntGaugeVec, "driftwatch_build_info",
+            lag_seconds: register!(r, names, GaugeVec, "driftwatch_lag_seconds",
+                "How far the sync's target is behind its source at the last successful run of a lag check (for per_key, the largest delay seen), in seconds.", &["check"]),
+            lag_propagation_seconds: register!(r, names, GaugeVec, "driftwatch_lag_propagation_seconds",
+                "A per_key lag check's propagation delay of recently changed keys from source to target, by quantile (0.5, 0.95, 1 for the maximum).", &["check", "quantile"]),
+            orphan_rows: register!(r, names, IntGaugeVec, "driftwatch_orphan_rows",
+                "Child rows whose parent is missing, at the ref_integrity check's last successful run.", &["check"]),
+            differing_groups: register!(r, names, IntGaugeVec, "driftwatch_aggregate_differing_groups",
+                "Groups whose aggregate differs between the systems beyond the tolerance, at the aggregate check's last successful run.", &["check"]),
+            alert_firing: register!(r, names, IntGaugeVec, "driftwatch_alert_firing",
+                "1 while the agent's own alert for the check is firing at this severity (severity `error` for a broken check), else 0.", &["check", "severity"]),
+            notifications: register!(r, names, IntCounterVec, "driftwatch_notifications_total",
+                "Notifications the sink accepted.", &["sink"]),
+            notifications_failed: register!(r, names, IntCounterVec, "driftwatch_notifications_failed_total",
+                "Notifications given up on: rejected by the sink (4xx other than 429) or still failing at the delivery deadline.", &["sink"]),
+            outbox_pending: register!(r, names, IntGaugeVec, "driftwatch_outbox_pending",
+                "Notifications written to the outbox and not yet delivered or given up on.", &["sink"]),
+            build_info: register!(r, names, IntGaugeVec, "driftwatch_build_info",
                 "Always 1; the label carries the agent's version.", &["version"]),
             registry: r,
+            names,
         };
         m.build_info.with_label_values(&[VERSION]).set(1);
         m
+    }
+
+    /// Names of every metric family the agent exports (a histogram's `_bucket`, `_sum` and
+    /// `_count` series are under its family name).
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
     }
 
     /// The Prometheus text exposition of every metric.
