@@ -225,6 +225,8 @@ pub(super) async fn explain(
                         kind,
                         columns: Vec::new(),
                         values: None,
+                        delta: None,
+                        rows: None,
                     }
                 }
                 DiffKind::Changed => {
@@ -270,6 +272,8 @@ pub(super) async fn explain(
                         kind: "changed".to_string(),
                         columns,
                         values: Some(vals),
+                        delta: None,
+                        rows: None,
                     }
                 }
             }
@@ -298,6 +302,7 @@ pub(super) async fn explain(
             (system_names[0].clone(), load[0]),
             (system_names[1].clone(), load[1]),
         ],
+        ..Outcome::default()
     })
 }
 
@@ -400,39 +405,7 @@ pub(super) async fn resolve(
             });
         }
     }
-    // A zone-less timestamp read in a local zone needs the engine to know that zone.
-    for i in 0..2 {
-        let tz = sys[i].config.timezone;
-        let local = cols[i].iter().any(|c| {
-            matches!(c.ty, LogicalType::Timestamp(_))
-                && !matches!(c.native, Native::Timestamp { zoned: true })
-        });
-        if !local || tz == chrono_tz::UTC {
-            continue;
-        }
-        if let Some(probe) = sys[i].engine().dialect().zone_probe(tz) {
-            let rows = sys[i]
-                .fetch_strings(&sql::Query {
-                    sql: probe,
-                    params: Vec::new(),
-                })
-                .await?;
-            if rows
-                .first()
-                .and_then(|r| r.first())
-                .cloned()
-                .flatten()
-                .is_none()
-            {
-                return Err(CheckError::Config(format!(
-                    "system `{}` reads zone-less timestamps in {}, but the server has no time zone tables: \
-                     load them (`mariadb-tzinfo-to-sql /usr/share/zoneinfo | mariadb -u root mysql`) or compare in UTC",
-                    sys[i].name(),
-                    tz.name()
-                )));
-            }
-        }
-    }
+    require_zones(sys, [&cols[0], &cols[1]]).await?;
     let mut names: Vec<String> = mapped.into_iter().map(|(n, _, _)| n).collect();
     let position = |name: &str, field: &str| {
         names.iter().position(|n| n == name).ok_or_else(|| {
@@ -491,6 +464,44 @@ pub(super) async fn resolve(
     })
 }
 
+/// A zone-less timestamp read in a local zone needs the engine to know that zone: fails with
+/// what to do when a server cannot convert it.
+pub(super) async fn require_zones(sys: [&System; 2], cols: [&[Col]; 2]) -> Result<(), CheckError> {
+    for i in 0..2 {
+        let tz = sys[i].config.timezone;
+        let local = cols[i].iter().any(|c| {
+            matches!(c.ty, LogicalType::Timestamp(_))
+                && !matches!(c.native, Native::Timestamp { zoned: true })
+        });
+        if !local || tz == chrono_tz::UTC {
+            continue;
+        }
+        if let Some(probe) = sys[i].engine().dialect().zone_probe(tz) {
+            let rows = sys[i]
+                .fetch_strings(&sql::Query {
+                    sql: probe,
+                    params: Vec::new(),
+                })
+                .await?;
+            if rows
+                .first()
+                .and_then(|r| r.first())
+                .cloned()
+                .flatten()
+                .is_none()
+            {
+                return Err(CheckError::Config(format!(
+                    "system `{}` reads zone-less timestamps in {}, but the server has no time zone tables: \
+                     load them (`mariadb-tzinfo-to-sql /usr/share/zoneinfo | mariadb -u root mysql`) or compare in UTC",
+                    sys[i].name(),
+                    tz.name()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Orders two canonical version values: numbers numerically, everything else (timestamps,
 /// dates: canonical text sorts in time order) as text. `None` when either is missing.
 fn compare_versions(
@@ -510,7 +521,7 @@ fn compare_versions(
 
 /// The logical type of a column: the declared one, or the one both sides' types agree on.
 /// SQLite cannot say much about a value's type, so its side defers to the other.
-fn infer(
+pub(super) fn infer(
     name: &str,
     declared: Option<LogicalType>,
     natives: [Native; 2],

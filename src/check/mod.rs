@@ -3,8 +3,11 @@
 //! module runs a check under its timeout, grades the outcome against the thresholds, and
 //! records the resulting [`CheckRun`] in the metrics and logs.
 
+mod aggregate;
 mod hash_diff;
 mod hash_sample;
+mod lag;
+mod ref_integrity;
 mod row_count;
 
 use std::collections::BTreeMap;
@@ -68,6 +71,69 @@ pub struct Outcome {
     /// What a sampled check saw and what it infers.
     pub sample: Option<SampleStats>,
     pub load: Vec<(String, crate::compare::diff::Load)>,
+    /// Lag checks: seconds the target is behind (`None` when it cannot be said, e.g. a
+    /// side has no rows) and how it was measured.
+    pub lag_seconds: Option<f64>,
+    pub lag: Option<LagReport>,
+    /// ref_integrity checks: child rows whose parent is missing.
+    pub orphans: Option<u64>,
+    /// aggregate checks: groups seen and groups that differ.
+    pub groups: Option<GroupStats>,
+}
+
+/// How a lag check measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct LagReport {
+    pub mode: String,
+    pub from: String,
+    pub to: String,
+    /// Newest change time on the source and on the target (UTC); `None`: no rows.
+    #[serde(serialize_with = "rfc3339_opt", default)]
+    pub source_newest: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "rfc3339_opt", default)]
+    pub target_newest: Option<DateTime<Utc>>,
+    /// Systems on which the check's table (with its `where`) has no rows.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub empty: Vec<String>,
+    /// When the target's newest change is newer than the source's (writes on the target,
+    /// a sync running the other way, or clock skew between the writers): by how much.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub target_ahead_seconds: Option<f64>,
+    /// Heartbeat mode: how old the source's heartbeat is.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub heartbeat_age_seconds: Option<f64>,
+    /// per_key mode: keys sampled, keys not yet on the target, delay quantiles.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub keys: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pending: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub quantiles: Option<LagQuantiles>,
+    /// Why `lag_seconds` is missing or what to read it with.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
+}
+
+/// Propagation delay of recently changed keys, in seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct LagQuantiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub max: f64,
+}
+
+/// What an aggregate check compared.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct GroupStats {
+    /// Groups seen on each system.
+    #[serde(
+        serialize_with = "ordered_map",
+        deserialize_with = "ordered_map_de",
+        default
+    )]
+    pub seen: Vec<(String, i64)>,
+    /// Groups whose values differ beyond the tolerance or that exist on one side only.
+    pub differing: u64,
 }
 
 /// A sample's findings and the estimate for the whole table.
@@ -136,6 +202,12 @@ pub struct Difference {
     /// column): on a two-way sync it tells which direction failed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub newer: Option<String>,
+    /// aggregate checks: per differing measure, the second system's value minus the first's.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub delta: Option<serde_json::Map<String, serde_json::Value>>,
+    /// ref_integrity checks: child rows holding this orphan key.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rows: Option<u64>,
 }
 
 fn rfc3339_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
@@ -219,6 +291,16 @@ pub struct CheckRun {
     pub transient: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sample: Option<SampleStats>,
+    /// Lag checks: seconds the target is behind; `null` when it cannot be said.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lag_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lag: Option<LagReport>,
+    /// ref_integrity checks: child rows whose parent is missing.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub orphans: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub groups: Option<GroupStats>,
     #[serde(
         serialize_with = "load_map",
         deserialize_with = "load_map_de",
@@ -327,6 +409,10 @@ pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -
         samples: None,
         transient: None,
         sample: None,
+        lag_seconds: None,
+        lag: None,
+        orphans: None,
+        groups: None,
         load: Vec::new(),
         thresholds,
         error: None,
@@ -334,7 +420,10 @@ pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -
     match result {
         Ok(Ok(outcome)) => CheckRun {
             status: grade(&outcome, check),
-            samples: outcome.differences.as_ref().map(|_| outcome.samples.clone()),
+            samples: (outcome.differences.is_some()
+                || outcome.orphans.is_some()
+                || outcome.groups.is_some())
+            .then(|| outcome.samples.clone()),
             rows: outcome.rows,
             row_count_difference: outcome.row_count_difference,
             transient: outcome
@@ -343,6 +432,10 @@ pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -
                 .filter(|_| outcome.sample.is_none())
                 .map(|_| outcome.transient),
             sample: outcome.sample,
+            lag_seconds: outcome.lag_seconds,
+            lag: outcome.lag,
+            orphans: outcome.orphans,
+            groups: outcome.groups,
             differences: outcome.differences,
             load: outcome.load,
             ..base
@@ -370,6 +463,9 @@ async fn evaluate(
         CheckSpec::RowCount(spec) => row_count::run(spec, systems).await,
         CheckSpec::HashDiff(spec) => hash_diff::run(check, spec, systems, options).await,
         CheckSpec::HashSample(spec) => hash_sample::run(check, spec, systems, options).await,
+        CheckSpec::Lag(spec) => lag::run(spec, systems).await,
+        CheckSpec::RefIntegrity(spec) => ref_integrity::run(spec, systems, options).await,
+        CheckSpec::Aggregate(spec) => aggregate::run(spec, systems, options).await,
     }
 }
 
@@ -489,6 +585,32 @@ impl CheckRun {
                 .estimated_differences
                 .with_label_values(&[name])
                 .set(stats.estimated_differences);
+        }
+        if self.kind == "lag" {
+            match self.lag_seconds {
+                Some(v) => metrics.lag_seconds.with_label_values(&[name]).set(v),
+                // Unknown (a side has no rows): no value rather than a misleading one.
+                None => {
+                    let _ = metrics.lag_seconds.remove_label_values(&[name]);
+                }
+            }
+            if let Some(q) = self.lag.as_ref().and_then(|l| l.quantiles) {
+                for (quantile, v) in [("0.5", q.p50), ("0.95", q.p95), ("1", q.max)] {
+                    metrics
+                        .lag_propagation_seconds
+                        .with_label_values(&[name, quantile])
+                        .set(v);
+                }
+            }
+        }
+        if let Some(n) = self.orphans {
+            metrics.orphan_rows.with_label_values(&[name]).set(n as i64);
+        }
+        if let Some(g) = &self.groups {
+            metrics
+                .differing_groups
+                .with_label_values(&[name])
+                .set(g.differing as i64);
         }
         if let Some(d) = self.differences.as_ref().filter(|_| self.sample.is_none()) {
             for (system, n) in &d.missing {

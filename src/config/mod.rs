@@ -8,6 +8,7 @@
 //! `file:line:column`. Nothing here touches a database: `validate --connect` is a separate
 //! step in [`crate::app`].
 
+mod kinds;
 pub mod yaml;
 
 use std::collections::HashMap;
@@ -23,6 +24,10 @@ use crate::compare::normalize::LogicalType;
 use crate::schedule::Schedule;
 use crate::secret::{Secret, SecretUrl};
 use yaml::{Node, NodeKind, Pos, Spanned};
+
+pub use kinds::{
+    AggFn, AggregateSpec, LagMode, LagSide, LagSpec, Measure, RefIntegritySpec, RefSide,
+};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9187";
 pub const DEFAULT_STATE: &str = "sqlite://driftwatch-state.db";
@@ -248,6 +253,9 @@ pub enum CheckKind {
     RowCount,
     HashDiff,
     HashSample,
+    Lag,
+    RefIntegrity,
+    Aggregate,
 }
 
 impl CheckKind {
@@ -255,6 +263,9 @@ impl CheckKind {
         CheckKind::RowCount,
         CheckKind::HashDiff,
         CheckKind::HashSample,
+        CheckKind::Lag,
+        CheckKind::RefIntegrity,
+        CheckKind::Aggregate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -262,6 +273,9 @@ impl CheckKind {
             CheckKind::RowCount => "row_count",
             CheckKind::HashDiff => "hash_diff",
             CheckKind::HashSample => "hash_sample",
+            CheckKind::Lag => "lag",
+            CheckKind::RefIntegrity => "ref_integrity",
+            CheckKind::Aggregate => "aggregate",
         }
     }
 
@@ -275,6 +289,9 @@ impl CheckKind {
             CheckKind::RowCount => &[],
             CheckKind::HashDiff => &["columns", "key_names", "grace", "window", "version"],
             CheckKind::HashSample => &["columns", "key_names", "sample"],
+            CheckKind::Lag => &["mode", "from", "to", "max_age", "per_key"],
+            CheckKind::RefIntegrity => &["child", "parent", "types"],
+            CheckKind::Aggregate => &["group_by", "measures"],
         }
     }
 
@@ -325,6 +342,9 @@ impl CheckConfig {
             CheckSpec::RowCount(spec) => spec.sides.iter().collect(),
             CheckSpec::HashDiff(spec) => spec.sides.iter().map(|s| &s.table).collect(),
             CheckSpec::HashSample(spec) => spec.compare.sides.iter().map(|s| &s.table).collect(),
+            CheckSpec::Lag(spec) => spec.sides.iter().map(|s| &s.table).collect(),
+            CheckSpec::RefIntegrity(spec) => vec![&spec.child.table, &spec.parent.table],
+            CheckSpec::Aggregate(spec) => spec.sides.iter().collect(),
         }
     }
 }
@@ -334,6 +354,9 @@ pub enum CheckSpec {
     RowCount(RowCountSpec),
     HashDiff(HashDiffSpec),
     HashSample(HashSampleSpec),
+    Lag(LagSpec),
+    RefIntegrity(RefIntegritySpec),
+    Aggregate(AggregateSpec),
 }
 
 /// A sampled content comparison: random keys from both sides, compared row by row.
@@ -972,6 +995,20 @@ impl Builder<'_> {
                     _ => None,
                 }
             }
+            CheckKind::Lag => {
+                kinds::lag_spec(node.pos, &label, &sides, &extras, d).map(CheckSpec::Lag)
+            }
+            CheckKind::RefIntegrity => kinds::ref_integrity_spec(
+                node.pos,
+                &label,
+                &sides,
+                &extras,
+                &self.declared_systems,
+                d,
+            )
+            .map(CheckSpec::RefIntegrity),
+            CheckKind::Aggregate => kinds::aggregate_spec(node.pos, &label, &sides, &extras, d)
+                .map(CheckSpec::Aggregate),
         };
         let raw: RawCheck = d.deserialize(&Node {
             kind: NodeKind::Map(own),
@@ -1010,7 +1047,7 @@ impl Builder<'_> {
             None => Some(DEFAULT_CHECK_TIMEOUT),
         };
         let thresholds = match &raw.thresholds {
-            Some(t) => thresholds(t, d),
+            Some(t) => thresholds(t, kind, d),
             // Drift must never look like health: without thresholds, any finding warns.
             None => Some(Thresholds {
                 warning: Some(Threshold::Count(1.0)),
@@ -1115,10 +1152,14 @@ fn duration(s: &Spanned<String>, d: &mut Diag<'_>) -> Option<Duration> {
     }
 }
 
-fn thresholds(raw: &RawThresholds, d: &mut Diag<'_>) -> Option<Thresholds> {
+fn thresholds(raw: &RawThresholds, kind: CheckKind, d: &mut Diag<'_>) -> Option<Thresholds> {
     let mut parse = |t: &Option<Spanned<String>>| -> Result<Option<Threshold>, ()> {
         match t {
             None => Ok(None),
+            // Lag is a duration: thresholds are seconds, written as durations.
+            Some(s) if kind == CheckKind::Lag => kinds::lag_threshold(&s.value)
+                .map(|v| Some(Threshold::Count(v)))
+                .map_err(|e| d.err(s.pos, e)),
             Some(s) => Threshold::parse(&s.value)
                 .map(Some)
                 .map_err(|e| d.err(s.pos, e)),

@@ -226,7 +226,7 @@ checks:
     );
     assert!(
         errors.iter().any(|e| e
-            == "checks/a.yaml:14:11: unknown kind `row_cont` in check `c` (available: row_count, hash_diff, hash_sample)"),
+            == "checks/a.yaml:14:11: unknown kind `row_cont` in check `c` (available: row_count, hash_diff, hash_sample, lag, ref_integrity, aggregate)"),
         "{errors:#?}"
     );
 }
@@ -317,4 +317,122 @@ fn missing_config_file_says_how_to_point_at_one() {
         "{errors:?}"
     );
     assert!(errors[0].contains("-c FILE"));
+}
+
+#[test]
+fn lag_ref_integrity_and_aggregate_checks_load() {
+    let f = with_check(
+        "\
+checks:
+  - name: lag
+    kind: lag
+    schedule: '@every 1m'
+    from: modern
+    to: legacy
+    legacy: {table: PATIENT, timestamp: UPD_TS, where: \"ACTIVE_FLG = 'Y'\"}
+    modern: {table: patients, timestamp: updated_at}
+    thresholds: {warning: 60s, critical: 10m}
+  - name: per_key
+    kind: lag
+    mode: per_key
+    per_key: {size: 50, window: 30m}
+    schedule: '@every 1m'
+    from: legacy
+    to: modern
+    legacy: {table: PATIENT, timestamp: UPD_TS, key: [PAT_ID]}
+    modern: {table: patients, timestamp: synced_at, key: [id]}
+  - name: refs
+    kind: ref_integrity
+    schedule: '@hourly'
+    child: {system: legacy, table: APPT, columns: [CLINIC, PAT_ID], where: 'CANCELLED = 0'}
+    parent: {system: modern, table: patients, columns: [clinic, id]}
+    types: [text, int]
+  - name: totals
+    kind: aggregate
+    schedule: '@daily'
+    legacy: {table: APPT}
+    modern: {table: appointments}
+    group_by:
+      day: {legacy: DATE(APPT_TS), modern: 'starts_at::date', type: date}
+    measures:
+      n: {fn: count}
+      fees: {fn: sum, legacy: FEE_CENTS / 100, modern: fee, type: 'decimal(2)', tolerance: 0.01}
+",
+    );
+    let config = f.load(&[]).unwrap();
+    let CheckSpec::Lag(lag) = &config.checks[0].spec else {
+        panic!("lag spec")
+    };
+    assert_eq!((lag.from, lag.to, &lag.mode), (1, 0, &LagMode::Watermark));
+    assert_eq!(
+        config.checks[0].thresholds.critical,
+        Some(Threshold::Count(600.0))
+    );
+    let CheckSpec::Lag(pk) = &config.checks[1].spec else {
+        panic!("per_key spec")
+    };
+    assert_eq!(
+        pk.mode,
+        LagMode::PerKey {
+            size: 50,
+            window: Duration::from_secs(1800)
+        }
+    );
+    let CheckSpec::RefIntegrity(r) = &config.checks[2].spec else {
+        panic!("ref spec")
+    };
+    assert_eq!(r.child.columns, vec!["CLINIC", "PAT_ID"]);
+    assert_eq!(r.parent.table.system, "modern");
+    assert_eq!(r.types, Some(vec![LogicalType::Text, LogicalType::Int]));
+    let CheckSpec::Aggregate(a) = &config.checks[3].spec else {
+        panic!("aggregate spec")
+    };
+    assert_eq!(a.group_by[0].name, "day");
+    assert_eq!(a.measures[1].func, AggFn::Sum);
+    assert_eq!(a.measures[1].tolerance.as_deref(), Some("0.01"));
+}
+
+#[test]
+fn lag_ref_integrity_and_aggregate_mistakes_are_positioned() {
+    let f = with_check(
+        "\
+checks:
+  - name: lag
+    kind: lag
+    schedule: '@every 1m'
+    from: modren
+    legacy: {table: PATIENT}
+    modern: {table: patients, timestamp: updated_at}
+    thresholds: {warning: soon}
+  - name: refs
+    kind: ref_integrity
+    schedule: '@hourly'
+    child: {system: legacy, table: APPT, column: PAT_ID}
+    parent: {system: moderm, table: patients, column: id}
+  - name: totals
+    kind: aggregate
+    schedule: '@daily'
+    legacy: {table: APPT}
+    modern: {table: appointments}
+    measures:
+      fees: {fn: average, legacy: FEE, modern: fee}
+      n: {fn: sum, legacy: X}
+",
+    );
+    let errors = f.load(&[]).unwrap_err();
+    let want = [
+        "checks/a.yaml:5:11: `from: modren` is not one of the check's sides (`legacy`, `modern`)",
+        "checks/a.yaml:2:5: missing field `to` in check `lag`: a lag check says which way the sync runs, e.g. `from: legacy` and `to: modern`",
+        "checks/a.yaml:6:13: missing field `timestamp`: a lag side needs the column (or expression) holding each row's change time in check `lag`",
+        "checks/a.yaml:8:27: invalid lag threshold `soon`: write a duration such as `60s` or `10m`",
+        "checks/a.yaml:13:22: unknown system `moderm` in `parent` (available: `legacy`, `modern`) (did you mean `modern`?)",
+        "checks/a.yaml:20:18: unknown aggregate function `average` in measure `fees` (available: count, sum, min, max)",
+        "checks/a.yaml:21:10: measure `n` has no expression for `modern`: write the SQL to sum on that system",
+    ];
+    for w in want {
+        assert!(
+            errors.iter().any(|e| e == w),
+            "missing {w:?} in {errors:#?}"
+        );
+    }
 }

@@ -27,6 +27,24 @@ macro_rules! driver_glue {
             .map(|r| (0..r.len()).map(|i| text_cell(r, i)).collect())
             .collect()
     };
+    // Stream a query's rows (all text) into `$tx` as they arrive; stops early when the
+    // receiver is gone. Evaluates to the number of rows sent.
+    (stream $query:expr, $executor:expr, $tx:expr) => {{
+        use futures::TryStreamExt;
+        let q = driver_glue!(bind $query);
+        let mut rows = q.fetch($executor);
+        let mut n: u64 = 0;
+        while let Some(row) = rows.try_next().await? {
+            let cells = (0..row.len())
+                .map(|i| text_cell(&row, i))
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            n += 1;
+            if $tx.send(cells).await.is_err() {
+                break;
+            }
+        }
+        Ok(n)
+    }};
     (columns $described:expr) => {
         Ok($described
             .columns()
@@ -167,6 +185,14 @@ pub trait Engine: Send + Sync + 'static {
         query: &'a sql::Query,
     ) -> BoxFuture<'a, Result<Vec<Vec<Option<String>>>, sqlx::Error>>;
 
+    /// Run a query whose result columns are all text, sending each row to `tx` as it
+    /// arrives, so memory stays bounded however many rows come back. Returns the rows sent.
+    fn stream_strings<'a>(
+        &'a self,
+        query: &'a sql::Query,
+        tx: RowSender,
+    ) -> BoxFuture<'a, Result<u64, sqlx::Error>>;
+
     /// Names and types of a query's result columns, without running it.
     fn describe<'a>(
         &'a self,
@@ -176,6 +202,9 @@ pub trait Engine: Send + Sync + 'static {
     /// Close every connection.
     fn close(&self) -> BoxFuture<'_, ()>;
 }
+
+/// Where [`Engine::stream_strings`] sends rows.
+pub type RowSender = tokio::sync::mpsc::Sender<Vec<Option<String>>>;
 
 /// Errors every engine sorts the same way: the ones that never reached the server.
 fn classify_common(error: &sqlx::Error) -> Option<DbErrorKind> {
@@ -331,6 +360,17 @@ impl System {
             &query.sql,
             |rows: &Vec<Vec<Option<String>>>| rows.len() as u64,
             |engine, _| engine.fetch_strings(query),
+        )
+        .await
+    }
+
+    /// Run a comparison query, streaming its rows into `tx` (bounded memory); instrumented
+    /// like every other query. Returns the rows sent.
+    pub async fn stream_strings(&self, query: &sql::Query, tx: RowSender) -> Result<u64, DbError> {
+        self.query(
+            &query.sql,
+            |n: &u64| *n,
+            |engine, _| engine.stream_strings(query, tx),
         )
         .await
     }

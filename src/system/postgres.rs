@@ -112,6 +112,14 @@ impl Engine for PostgresEngine {
         .boxed()
     }
 
+    fn stream_strings<'a>(
+        &'a self,
+        query: &'a Query,
+        tx: super::RowSender,
+    ) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
+        async move { driver_glue!(stream query, &self.pool, tx) }.boxed()
+    }
+
     fn describe<'a>(
         &'a self,
         sql: &'a str,

@@ -601,3 +601,290 @@ fn parent_filter(b: &mut Binder<'_>, ranges: &[Range], buckets: &[Bucket], kh: &
         .collect();
     arms.join(" OR ")
 }
+
+// ---------------------------------------------------------------------------------------------
+// lag, ref_integrity and aggregate
+
+/// An expression that orders values the same way on every engine: integers by value,
+/// everything else by the bytes of its canonical text.
+fn order_key(d: &dyn Dialect, col: &Col, tz: chrono_tz::Tz) -> String {
+    if col.ty == LogicalType::Int {
+        d.key_operand(col)
+    } else {
+        d.key_operand(&Col {
+            expr: d.canonical(col, tz),
+            ty: LogicalType::Text,
+            native: crate::compare::Native::Text,
+        })
+    }
+}
+
+fn not_null(cols: &[Col]) -> String {
+    cols.iter()
+        .map(|c| format!("({}) IS NOT NULL", c.expr))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// The newest value of a timestamp expression (canonical, or NULL when no row matches).
+pub fn newest(d: &dyn Dialect, side: &SideSpec, ts: &Col) -> Query {
+    let max = Col {
+        expr: format!("MAX({})", ts.expr),
+        ..ts.clone()
+    };
+    Query {
+        sql: format!(
+            "SELECT {} {}",
+            d.canonical(&max, side.tz),
+            from_where(d, side, None)
+        ),
+        params: Vec::new(),
+    }
+}
+
+/// Key and canonical change time of the rows changed at or after `cutoff` (a canonical UTC
+/// timestamp), newest first, at most `limit`. `side.columns[0]` is the timestamp.
+pub fn recent_changes(d: &dyn Dialect, side: &SideSpec, cutoff: &str, limit: u32) -> Query {
+    let ts = &side.columns[0];
+    let mut cols: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+    cols.push(d.canonical(ts, side.tz));
+    // `cutoff` is formatted by the agent (digits, '-', ':', '.', ' '): safe to inline.
+    let cond = format!("{} >= '{cutoff}'", d.canonical(ts, side.tz));
+    Query {
+        sql: format!(
+            "SELECT {} {} ORDER BY ({}) DESC LIMIT {limit}",
+            cols.join(", "),
+            from_where(d, side, Some(cond)),
+            ts.expr
+        ),
+        params: Vec::new(),
+    }
+}
+
+/// Child rows (`child.key` = the referencing columns) whose parent row (`parent.key`) does
+/// not exist, both on this system: (count of orphan rows, a sample of up to `limit` orphan
+/// keys with their row counts, in key order). Rows with a NULL reference are skipped, as a
+/// foreign key skips them; equality is the database's own, as its foreign keys would use.
+pub fn orphans_local(
+    d: &dyn Dialect,
+    child: &SideSpec,
+    parent: &SideSpec,
+    limit: u32,
+) -> (Query, Query) {
+    let alias = |side: &SideSpec, prefix: &str| -> String {
+        let cols: Vec<String> = side
+            .key
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("({}) AS {prefix}{i}", c.expr))
+            .collect();
+        let mut s = format!("SELECT {} ", cols.join(", "));
+        s.push_str(&from_where(d, side, None));
+        s
+    };
+    let n = child.key.len();
+    let join: Vec<String> = (0..n).map(|i| format!("p.p{i} = c.c{i}")).collect();
+    let nulls: Vec<String> = (0..n).map(|i| format!("c.c{i} IS NOT NULL")).collect();
+    let body = format!(
+        "FROM ({}) c WHERE {} AND NOT EXISTS (SELECT 1 FROM ({}) p WHERE {})",
+        alias(child, "c"),
+        nulls.join(" AND "),
+        alias(parent, "p"),
+        join.join(" AND ")
+    );
+    let count = Query {
+        sql: format!("SELECT {} {body}", d.to_text("COUNT(*)")),
+        params: Vec::new(),
+    };
+    let canon: Vec<String> = child
+        .key
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            d.canonical(
+                &Col {
+                    expr: format!("c.c{i}"),
+                    ..c.clone()
+                },
+                child.tz,
+            )
+        })
+        .collect();
+    let order: Vec<String> = child
+        .key
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            order_key(
+                d,
+                &Col {
+                    expr: format!("c.c{i}"),
+                    ..c.clone()
+                },
+                child.tz,
+            )
+        })
+        .collect();
+    let sample = Query {
+        sql: format!(
+            "SELECT {}, {} {body} GROUP BY {} ORDER BY {} LIMIT {limit}",
+            canon.join(", "),
+            d.to_text("COUNT(*)"),
+            (0..n)
+                .map(|i| format!("c.c{i}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            order.join(", ")
+        ),
+        params: Vec::new(),
+    };
+    (count, sample)
+}
+
+/// The distinct non-NULL keys of `side.key`, in the engine-independent order of
+/// [`order_key`], each with its row count when `counted`: one side of a cross-system
+/// reference check, streamed and merged by the agent.
+pub fn ordered_keys(d: &dyn Dialect, side: &SideSpec, counted: bool) -> Query {
+    let n = side.key.len();
+    let mut inner: Vec<String> = Vec::new();
+    for (i, c) in side.key.iter().enumerate() {
+        inner.push(format!("{} AS k{i}", d.canonical(c, side.tz)));
+        inner.push(format!("{} AS o{i}", order_key(d, c, side.tz)));
+    }
+    let sql = format!(
+        "SELECT {}, {} FROM (SELECT {} {}) t GROUP BY {}, {} ORDER BY {}",
+        (0..n)
+            .map(|i| format!("k{i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if counted {
+            d.to_text("COUNT(*)")
+        } else {
+            "'1'".to_string()
+        },
+        inner.join(", "),
+        from_where(d, side, Some(not_null(&side.key))),
+        (0..n)
+            .map(|i| format!("o{i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (0..n)
+            .map(|i| format!("k{i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (0..n)
+            .map(|i| format!("o{i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    Query {
+        sql,
+        params: Vec::new(),
+    }
+}
+
+/// What an aggregate check computes per group.
+#[derive(Clone, Debug)]
+pub enum Aggregate {
+    /// `COUNT(*)`, or `COUNT(col)` (non-NULL values).
+    Count(Option<Col>),
+    /// SUM, MIN or MAX of a column, rendered canonically as `Col::ty`.
+    Sum(Col),
+    Min(Col),
+    Max(Col),
+}
+
+/// One row per group: the group's canonical values, then each aggregate as text. Groups are
+/// formed by byte-exact canonical values, so every engine forms the same groups.
+pub fn aggregates(d: &dyn Dialect, side: &SideSpec, aggs: &[Aggregate]) -> Query {
+    let mut inner: Vec<String> = Vec::new();
+    for (i, c) in side.key.iter().enumerate() {
+        inner.push(format!("{} AS g{i}", d.canonical(c, side.tz)));
+        inner.push(format!("{} AS o{i}", order_key(d, c, side.tz)));
+    }
+    let mut outer: Vec<String> = (0..side.key.len()).map(|i| format!("g{i}")).collect();
+    for (j, a) in aggs.iter().enumerate() {
+        let m = format!("m{j}");
+        match a {
+            Aggregate::Count(None) => outer.push(d.to_text("COUNT(*)")),
+            Aggregate::Count(Some(c)) => {
+                inner.push(format!("({}) AS {m}", c.expr));
+                outer.push(d.to_text(&format!("COUNT({m})")));
+            }
+            Aggregate::Sum(c) => {
+                inner.push(format!("({}) AS {m}", c.expr));
+                outer.push(d.canonical(
+                    &Col {
+                        expr: format!("SUM({m})"),
+                        ..c.clone()
+                    },
+                    side.tz,
+                ));
+            }
+            Aggregate::Min(c) | Aggregate::Max(c) => {
+                let f = if matches!(a, Aggregate::Min(_)) {
+                    "MIN"
+                } else {
+                    "MAX"
+                };
+                if matches!(
+                    c.ty,
+                    LogicalType::Int
+                        | LogicalType::Decimal(_)
+                        | LogicalType::Float(_)
+                        | LogicalType::Date
+                        | LogicalType::Timestamp(_)
+                ) {
+                    inner.push(format!("({}) AS {m}", c.expr));
+                    outer.push(d.canonical(
+                        &Col {
+                            expr: format!("{f}({m})"),
+                            ..c.clone()
+                        },
+                        side.tz,
+                    ));
+                } else {
+                    // Text-like values: the least or greatest canonical text in byte order,
+                    // whatever the column's collation.
+                    inner.push(format!("{} AS {m}", order_key(d, c, side.tz)));
+                    outer.push(d.canonical(
+                        &Col {
+                            expr: format!("{f}({m})"),
+                            ty: LogicalType::Text,
+                            native: crate::compare::Native::Other,
+                        },
+                        side.tz,
+                    ));
+                }
+            }
+        }
+    }
+    let inner_sql = if inner.is_empty() {
+        "1 AS one".to_string()
+    } else {
+        inner.join(", ")
+    };
+    let group = if side.key.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " GROUP BY {}, {}",
+            (0..side.key.len())
+                .map(|i| format!("o{i}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            (0..side.key.len())
+                .map(|i| format!("g{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    Query {
+        sql: format!(
+            "SELECT {} FROM (SELECT {inner_sql} {}) t{group}",
+            outer.join(", "),
+            from_where(d, side, None)
+        ),
+        params: Vec::new(),
+    }
+}

@@ -148,6 +148,18 @@ impl Engine for SqliteEngine {
         .boxed()
     }
 
+    fn stream_strings<'a>(
+        &'a self,
+        query: &'a Query,
+        tx: super::RowSender,
+    ) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
+        async move {
+            let mut conn = self.timed().await?;
+            driver_glue!(stream query, &mut *conn, tx)
+        }
+        .boxed()
+    }
+
     fn describe<'a>(
         &'a self,
         sql: &'a str,
