@@ -184,6 +184,40 @@ fn finding(r: &CheckRun) -> String {
             st.ci95[1]
         );
     }
+    if let Some(lag) = &r.lag {
+        let mut text = match r.lag_seconds {
+            Some(v) => format!("{} -> {} lag {}", lag.from, lag.to, seconds(v)),
+            None => format!("{} -> {} lag unknown", lag.from, lag.to),
+        };
+        if let Some(q) = lag.quantiles {
+            text.push_str(&format!(
+                " (p50 {}, p95 {}, {} of {} keys pending)",
+                seconds(q.p50),
+                seconds(q.p95),
+                lag.pending.unwrap_or(0),
+                lag.keys.unwrap_or(0)
+            ));
+        }
+        if let Some(a) = lag.target_ahead_seconds {
+            text.push_str(&format!("; {} is ahead by {}", lag.to, seconds(a)));
+        }
+        if let Some(note) = lag.note.as_ref().filter(|_| r.lag_seconds.is_none()) {
+            text.push_str(&format!(": {note}"));
+        }
+        return text;
+    }
+    if let Some(n) = r.orphans {
+        return format!("orphans={n}");
+    }
+    if let Some(g) = &r.groups {
+        let seen = g
+            .seen
+            .iter()
+            .map(|(s, n)| format!("{s}={n}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        return format!("groups {seen}  differing={}", g.differing);
+    }
     if let Some(d) = &r.differences {
         let mut parts: Vec<String> = d
             .missing
@@ -200,6 +234,123 @@ fn finding(r: &CheckRun) -> String {
         Some(d) => format!("{counts}  diff {d:+}"),
         None => counts,
     }
+}
+
+/// Seconds as a person reads them: `95s`, `12m 3s`.
+fn seconds(v: f64) -> String {
+    if v < 60.0 {
+        let shown = format!("{v:.1}");
+        return format!("{}s", shown.trim_end_matches(".0"));
+    }
+    humantime::format_duration(std::time::Duration::from_secs(v.round() as u64)).to_string()
+}
+
+/// Orphan keys and differing aggregate groups, under the summary table.
+fn write_findings(r: &CheckRun, out: &mut dyn Write) -> std::io::Result<()> {
+    let Some(samples) = r.samples.as_ref().filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
+    let key = |s: &check::Difference| {
+        s.key
+            .iter()
+            .map(|(k, v)| format!("{k}={}", show(Some(v))))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    if let Some(n) = r.orphans {
+        writeln!(
+            out,
+            "\n{}: {n} child rows without a parent{}:",
+            r.name,
+            if samples.len() as u64 > 0 && samples.iter().filter_map(|s| s.rows).sum::<u64>() < n {
+                format!(", {} keys shown", samples.len())
+            } else {
+                String::new()
+            }
+        )?;
+        let lines: Vec<Vec<String>> = samples
+            .iter()
+            .map(|s| vec![key(s), s.rows.unwrap_or(0).to_string()])
+            .collect();
+        return writeln!(
+            out,
+            "{}",
+            render_table(&["MISSING PARENT", "CHILD ROWS"], &lines, "  ")
+        );
+    }
+    let Some(g) = &r.groups else {
+        return Ok(());
+    };
+    let systems: Vec<&str> = g.seen.iter().map(|(s, _)| s.as_str()).collect();
+    writeln!(
+        out,
+        "\n{}: {} differing groups{}:",
+        r.name,
+        g.differing,
+        if (samples.len() as u64) < g.differing {
+            format!(", the first {}", samples.len())
+        } else {
+            String::new()
+        }
+    )?;
+    let upper: Vec<String> = systems.iter().map(|s| s.to_uppercase()).collect();
+    let mut header = vec!["GROUP", "KIND", "MEASURE"];
+    header.extend(upper.iter().map(String::as_str));
+    header.push("DELTA");
+    let mut lines = Vec::new();
+    for s in samples {
+        let value = |system: &str, m: &str| {
+            show(
+                s.values
+                    .as_ref()
+                    .and_then(|v| v.get(system))
+                    .and_then(|v| v.get(m)),
+            )
+        };
+        if s.columns.is_empty() {
+            // A group on one side only: its values there.
+            let there = s
+                .values
+                .as_ref()
+                .and_then(|v| v.iter().next())
+                .and_then(|(_, v)| v.as_object())
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", show(Some(v))))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            lines.push(vec![
+                key(s),
+                s.kind.clone(),
+                there,
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+            continue;
+        }
+        for (i, m) in s.columns.iter().enumerate() {
+            lines.push(vec![
+                if i == 0 { key(s) } else { String::new() },
+                if i == 0 {
+                    s.kind.clone()
+                } else {
+                    String::new()
+                },
+                m.clone(),
+                value(systems.first().copied().unwrap_or(""), m),
+                value(systems.get(1).copied().unwrap_or(""), m),
+                s.delta
+                    .as_ref()
+                    .and_then(|d| d.get(m))
+                    .map(|d| show(Some(d)))
+                    .unwrap_or_default(),
+            ]);
+        }
+    }
+    writeln!(out, "{}", render_table(&header, &lines, "  "))
 }
 
 /// Left-aligned columns, two spaces apart, trailing blanks trimmed.
@@ -258,6 +409,7 @@ fn write_table(runs: &[CheckRun], out: &mut dyn Write) -> std::io::Result<()> {
         render_table(&["CHECK", "KIND", "STATUS", "FINDING", "TIME"], &rows, "")
     )?;
     for r in runs {
+        write_findings(r, out)?;
         let (Some(d), Some(samples)) = (&r.differences, &r.samples) else {
             continue;
         };

@@ -19,6 +19,10 @@ pub const CHECK_FILES: &[(&str, &str)] = &[
         include_str!("../../checks/demo/content.yaml"),
     ),
     ("sample.yaml", include_str!("../../checks/demo/sample.yaml")),
+    (
+        "relations.yaml",
+        include_str!("../../checks/demo/relations.yaml"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

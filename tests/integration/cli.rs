@@ -235,6 +235,9 @@ async fn the_demo_serves_its_drift_on_metrics() {
             "active_patients_rows",
             "appointments_rows",
             "patients_content",
+            "patients_lag",
+            "appointments_have_patients",
+            "balance_by_insurer",
         ]
         .iter()
         .all(|c| m.contains(&format!("driftwatch_check_status{{check=\"{c}\"}}")))
@@ -294,6 +297,30 @@ async fn the_demo_serves_its_drift_on_metrics() {
     assert_eq!(
         sample(&m, r#"driftwatch_check_status{check="patients_content"}"#),
         Some(2.0)
+    );
+    // Lag, orphans and totals: what was injected.
+    let lag = sample(&m, r#"driftwatch_lag_seconds{check="patients_lag"}"#).unwrap();
+    assert!(
+        lag >= INJECTED.lag_seconds as f64 && lag < INJECTED.lag_seconds as f64 + 60.0,
+        "lag {lag}"
+    );
+    assert_eq!(
+        sample(&m, r#"driftwatch_check_status{check="patients_lag"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"driftwatch_orphan_rows{check="appointments_have_patients"}"#
+        ),
+        Some(INJECTED.appointments_orphaned_in_legacy as f64)
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"driftwatch_aggregate_differing_groups{check="balance_by_insurer"}"#
+        ),
+        Some(6.0)
     );
     // The config it wrote works with the other commands too.
     let (code, out, _) = run(
