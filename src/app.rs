@@ -536,7 +536,7 @@ pub async fn validate(config_path: &Path, connect: bool, out: &mut dyn Write) ->
     }
     for check in &config.checks {
         let mut problems = Vec::new();
-        for side in check.sides() {
+        for (side, exprs) in check.expressions() {
             let (system, table, filter) = (
                 side.system.as_str(),
                 side.table.as_str(),
@@ -550,6 +550,11 @@ pub async fn validate(config_path: &Path, connect: bool, out: &mut dyn Write) ->
             }
             if let Err(e) = sys.probe_table(table, filter).await {
                 problems.push(e.to_string());
+            } else if !exprs.is_empty() {
+                // Every column and expression the check reads, without reading a row.
+                if let Err(e) = sys.describe(table, &exprs).await {
+                    problems.push(e.to_string());
+                }
             }
         }
         if problems.is_empty() {

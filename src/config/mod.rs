@@ -349,6 +349,58 @@ impl CheckConfig {
     }
 }
 
+impl CheckConfig {
+    /// Each side with the column expressions the check reads there (keys, mapped columns,
+    /// timestamps, references, groups, measures), for `validate --connect`.
+    pub fn expressions(&self) -> Vec<(&TableSide, Vec<String>)> {
+        fn mapped(cols: &Option<Vec<ColumnMapping>>, i: usize) -> Vec<String> {
+            cols.iter().flatten().map(|c| c.exprs[i].clone()).collect()
+        }
+        match &self.spec {
+            CheckSpec::RowCount(spec) => spec.sides.iter().map(|s| (s, Vec::new())).collect(),
+            CheckSpec::HashDiff(spec)
+            | CheckSpec::HashSample(HashSampleSpec { compare: spec, .. }) => spec
+                .sides
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let mut e = s.key.clone();
+                    e.extend(mapped(&spec.columns, i));
+                    (&s.table, e)
+                })
+                .collect(),
+            CheckSpec::Lag(spec) => spec
+                .sides
+                .iter()
+                .map(|s| {
+                    let mut e = vec![s.timestamp.clone()];
+                    e.extend(s.key.iter().cloned());
+                    (&s.table, e)
+                })
+                .collect(),
+            CheckSpec::RefIntegrity(spec) => vec![
+                (&spec.child.table, spec.child.columns.clone()),
+                (&spec.parent.table, spec.parent.columns.clone()),
+            ],
+            CheckSpec::Aggregate(spec) => spec
+                .sides
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let mut e: Vec<String> =
+                        spec.group_by.iter().map(|g| g.exprs[i].clone()).collect();
+                    e.extend(
+                        spec.measures
+                            .iter()
+                            .filter_map(|m| m.exprs.as_ref().map(|x| x[i].clone())),
+                    );
+                    (s, e)
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum CheckSpec {
     RowCount(RowCountSpec),

@@ -172,6 +172,47 @@ async fn a_missing_table_is_an_error_that_names_check_system_and_table() {
     pg.drop_table(&t).await;
 }
 
+/// `validate --connect` reads no rows but checks every column a check names, not just tables.
+#[tokio::test]
+async fn validate_connect_names_a_misspelt_column() {
+    let Some(pg) = Db::connect(Backend::Postgres).await else {
+        return;
+    };
+    let t = pg.table("cols", 3, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("driftwatch.yaml"),
+        format!(
+            "systems:\n  legacy: {{url: \"{0}\"}}\n  modern: {{url: \"{0}\"}}\nchecks: [c.yaml]\n",
+            pg.url
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("c.yaml"),
+        format!(
+            "checks:
+  - {{name: ok_refs, kind: ref_integrity, schedule: '@hourly', child: {{system: legacy, table: {t}, column: id}}, parent: {{system: modern, table: {t}, column: id}}}}
+  - {{name: bad_lag, kind: lag, schedule: '@hourly', from: modern, to: legacy, legacy: {{table: {t}, timestamp: id}}, modern: {{table: {t}, timestamp: updatd_at}}}}
+"
+        ),
+    )
+    .unwrap();
+    let (code, out, _) = run(&["validate", "--connect"], dir.path());
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("check ok_refs: tables and columns found"),
+        "{out}"
+    );
+    assert!(
+        out.contains("check bad_lag (")
+            && out.contains("system `modern`")
+            && out.contains("updatd_at"),
+        "{out}"
+    );
+    pg.drop_table(&t).await;
+}
+
 #[test]
 fn secrets_never_reach_the_output() {
     let dir = tempfile::tempdir().unwrap();
