@@ -379,7 +379,14 @@ pub(super) async fn resolve(
     let nkey = spec.sides[0].key.len();
     let mut key_cols: [Vec<Col>; 2] = Default::default();
     for (k, name) in spec.key_names.iter().enumerate().take(nkey) {
-        let ty = infer(name, None, [natives[0][k], natives[1][k]], engines, &sys)?;
+        let declared = spec.key_types.as_ref().map(|t| t[k]);
+        let ty = infer(
+            name,
+            declared,
+            [natives[0][k], natives[1][k]],
+            engines,
+            &sys,
+        )?;
         if !key_type_supported(ty) {
             return Err(CheckError::Config(format!(
                 "key `{name}` compares as {ty}: keys must be integers, text, UUIDs or dates"

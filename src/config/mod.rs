@@ -287,8 +287,15 @@ impl CheckKind {
     fn own_fields(self) -> &'static [&'static str] {
         match self {
             CheckKind::RowCount => &[],
-            CheckKind::HashDiff => &["columns", "key_names", "grace", "window", "version"],
-            CheckKind::HashSample => &["columns", "key_names", "sample"],
+            CheckKind::HashDiff => &[
+                "columns",
+                "key_names",
+                "key_types",
+                "grace",
+                "window",
+                "version",
+            ],
+            CheckKind::HashSample => &["columns", "key_names", "key_types", "sample"],
             CheckKind::Lag => &["mode", "from", "to", "max_age", "per_key"],
             CheckKind::RefIntegrity => &["child", "parent", "types"],
             CheckKind::Aggregate => &["group_by", "measures"],
@@ -426,6 +433,9 @@ pub struct HashDiffSpec {
     pub sides: [KeyedSide; 2],
     /// The key's logical names, as results report them.
     pub key_names: Vec<String>,
+    /// How each key column compares, where the databases disagree (a CHAR(36) uuid against
+    /// a UUID); inferred when omitted.
+    pub key_types: Option<Vec<LogicalType>>,
     /// The mapped columns; `None` compares every column both tables share by name.
     pub columns: Option<Vec<ColumnMapping>>,
     /// How long a difference must persist before it counts as drift.
@@ -1387,12 +1397,39 @@ fn hash_diff_spec(
         .collect();
     let mut columns = None;
     let mut key_names = None;
+    let mut key_types: Option<Spanned<Vec<LogicalType>>> = None;
     let mut grace = None;
     let mut window: Option<(Pos, Window)> = None;
     let mut version: Option<Spanned<String>> = None;
     for (key, value) in extras {
         match key.as_str().unwrap_or("") {
             "columns" => columns = column_mappings(value, &system_names, d),
+            "key_types" => match d.deserialize::<Spanned<Vec<String>>>(value) {
+                Some(types) => {
+                    let mut parsed = Vec::new();
+                    for t in &types.value {
+                        match t.parse::<LogicalType>() {
+                            Ok(ty) if crate::compare::key_type_supported(ty) => parsed.push(ty),
+                            Ok(ty) => {
+                                d.err(
+                                    types.pos,
+                                    format!("a key compares as int, text, uuid or date, not {ty}"),
+                                );
+                                ok = false;
+                            }
+                            Err(e) => {
+                                d.err(types.pos, e);
+                                ok = false;
+                            }
+                        }
+                    }
+                    key_types = Some(Spanned {
+                        value: parsed,
+                        pos: types.pos,
+                    });
+                }
+                None => ok = false,
+            },
             "key_names" => match d.deserialize::<Spanned<Vec<String>>>(value) {
                 Some(names) => key_names = Some(names),
                 None => ok = false,
@@ -1438,6 +1475,20 @@ fn hash_diff_spec(
         d.err(pos_b, format!("the two sides' keys have different lengths ({} and {}): list the matching key columns in the same order on both sides", a.key.len(), b.key.len()));
         return None;
     }
+    if let Some(t) = key_types
+        .as_ref()
+        .filter(|t| ok && t.value.len() != a.key.len())
+    {
+        d.err(
+            t.pos,
+            format!(
+                "`key_types` has {} types for a key of {} columns",
+                t.value.len(),
+                a.key.len()
+            ),
+        );
+        return None;
+    }
     let key_names = match key_names {
         Some(names) if names.value.len() != a.key.len() => {
             d.err(
@@ -1481,6 +1532,7 @@ fn hash_diff_spec(
     Some(HashDiffSpec {
         sides: [a, b],
         key_names,
+        key_types: key_types.map(|t| t.value),
         columns,
         grace,
         window: window.map(|(_, w)| w),

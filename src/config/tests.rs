@@ -436,3 +436,43 @@ checks:
         );
     }
 }
+
+#[test]
+fn key_types_are_key_types_one_per_key_column() {
+    let f = with_check(
+        "\
+checks:
+  - name: a
+    kind: hash_diff
+    schedule: '@hourly'
+    legacy: {table: T, key: [ID]}
+    modern: {table: t, key: [id]}
+    key_types: [uuid, int]
+  - name: b
+    kind: hash_diff
+    schedule: '@hourly'
+    legacy: {table: T, key: [ID]}
+    modern: {table: t, key: [id]}
+    key_types: [float]
+  - name: c
+    kind: hash_sample
+    schedule: '@hourly'
+    legacy: {table: T, key: [ID]}
+    modern: {table: t, key: [id]}
+    key_types: [uuid]
+",
+    );
+    let errors = f.load(&[]).unwrap_err();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e == "checks/a.yaml:7:16: `key_types` has 2 types for a key of 1 columns"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors.iter().any(|e| e
+            == "checks/a.yaml:13:16: a key compares as int, text, uuid or date, not float(15)"),
+        "{errors:#?}"
+    );
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+}

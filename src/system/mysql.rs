@@ -173,6 +173,11 @@ impl Dialect for MySqlDialect {
         match col.ty {
             LogicalType::Int => format!("({})", col.expr),
             LogicalType::Date => format!("CAST(({}) AS DATE)", col.expr),
+            // A uuid held as text may be in upper case or without hyphens: order and compare
+            // its canonical spelling, as the other engines do.
+            LogicalType::Uuid if col.native != Native::Bytes => {
+                format!("CAST({} AS BINARY)", self.canonical(col, chrono_tz::UTC))
+            }
             _ => format!("CAST(CONVERT(({}) USING utf8mb4) AS BINARY)", col.expr),
         }
     }

@@ -1818,7 +1818,16 @@ async fn keyed(kind: KeyKind, ba: Backend, bb: Backend) {
         table: &tb,
         timezone: None,
     };
-    let yaml = "    columns:\n      v: {alpha: v, beta: v, type: int}\n";
+    // PostgreSQL's UUID against MariaDB's CHAR(36): only a declared key type can say they
+    // are the same thing.
+    let uuid_vs_text = matches!(kind, KeyKind::Uuid)
+        && [ba, bb].contains(&Backend::Postgres)
+        && [ba, bb].contains(&Backend::MySql);
+    let yaml = if uuid_vs_text {
+        "    key_types: [uuid]\n    columns:\n      v: {alpha: v, beta: v, type: int}\n"
+    } else {
+        "    columns:\n      v: {alpha: v, beta: v, type: int}\n"
+    };
     let run = hash_diff_by(&sa, &sb, "k", yaml).await;
     assert_equal(&run, &what);
 
@@ -1898,7 +1907,6 @@ async fn date_keys_mariadb_vs_sqlite() {
 }
 
 #[tokio::test]
-#[ignore = "known gap: a key's type cannot be declared yet, so a CHAR(36) uuid key cannot meet a UUID key"]
 async fn uuid_keys_upper_case_postgres_vs_mariadb() {
     keyed(KeyKind::Uuid, Backend::Postgres, Backend::MySql).await;
 }
