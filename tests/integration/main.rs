@@ -10,4 +10,5 @@ mod common;
 mod conformance;
 mod engines;
 mod hash_diff;
+mod promql;
 mod telemetry;
