@@ -2,7 +2,7 @@
 //! Debian `prometheus` binary (`apt-get install prometheus`; `DRIFTWATCH_TEST_PROMETHEUS`
 //! points at another one), which loads `alerts/driftwatch.rules.yml`, and the demo's injected
 //! drift must show in queries and fire the drift alerts with their descriptions filled in from
-//! the agent's metrics.
+//! the agent's metrics; every query of the shipped dashboard must evaluate there too.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -316,6 +316,44 @@ async fn prometheus_scrapes_the_demo_and_fires_the_shipped_drift_alerts() {
         content.iter().any(|a| a["labels"]["severity"] == "warning"),
         "{content:?}"
     );
+
+    // Every dashboard query evaluates in this Prometheus (vector matching included, which
+    // parsing alone cannot tell), and the status table's queries find the demo's checks.
+    let mut failed = Vec::new();
+    for file in crate::promql::files(&repo.join("dashboards"), &["json"]) {
+        for found in crate::promql::dashboard_exprs(&file) {
+            let resp: Value = client
+                .get(format!("{base}/api/v1/query"))
+                .query(&[("query", found.expr.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if resp["status"] != "success" {
+                failed.push(format!(
+                    "{}: {}: {}\n    {}",
+                    file.display(),
+                    found.place,
+                    resp["error"],
+                    found.expr
+                ));
+            } else if found.place.starts_with("panel `Checks`")
+                && resp["data"]["result"]
+                    .as_array()
+                    .is_none_or(|r| r.is_empty())
+            {
+                failed.push(format!(
+                    "{}: {}: no result\n    {}",
+                    file.display(),
+                    found.place,
+                    found.expr
+                ));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 
     // No alert for a check whose systems agree, and none at critical for one whose
     // difference (20) stays below its critical threshold of 1% of 2534 rows.

@@ -24,11 +24,11 @@ const RUNBOOK_BASE: &str = "https://github.com/driftwatch/driftwatch/blob/main/d
 
 /// A PromQL expression found in a shipped file.
 #[derive(Debug)]
-struct Found {
-    file: PathBuf,
+pub(crate) struct Found {
+    pub file: PathBuf,
     /// Where in the file, as a reader finds it (group and alert, panel and target).
-    place: String,
-    expr: String,
+    pub place: String,
+    pub expr: String,
 }
 
 fn repo() -> PathBuf {
@@ -36,7 +36,7 @@ fn repo() -> PathBuf {
 }
 
 /// The files in `dir` whose name ends with one of `extensions`, sorted.
-fn files(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
+pub(crate) fn files(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -268,7 +268,7 @@ fn rules(path: &Path) -> Vec<Rule> {
 
 /// Every target's `expr` (in rows too) and every templating query of a Grafana dashboard,
 /// with Grafana's variables substituted.
-fn dashboard_exprs(path: &Path) -> Vec<Found> {
+pub(crate) fn dashboard_exprs(path: &Path) -> Vec<Found> {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let dashboard: serde_json::Value =
