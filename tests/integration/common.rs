@@ -40,6 +40,26 @@ pub fn unavailable(what: &str, why: &str) {
     eprintln!("SKIP: {what} unreachable ({why}); start it to run this test");
 }
 
+/// Says a program a test needs is not installed: a failure under CI, a visible skip elsewhere
+/// (written past the test harness's output capture, so it shows even when the test passes).
+pub fn missing_program(program: &str, install: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("`{program}` is required under CI but was not found: {install}");
+    }
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: `{program}` not found; {install} to run this test"
+    );
+}
+
+/// The path of `program` on `PATH`, if it is there.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
 impl Db {
     pub async fn connect(backend: Backend) -> Option<Db> {
         match backend {
