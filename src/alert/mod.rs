@@ -447,10 +447,10 @@ impl Alerts {
             tracing::error!(check = subject.name, error = %e, "could not store the alert state and its notifications");
             return;
         }
-        self.set_gauges(subject.name, &after.alerts);
         if forget {
             inner.checks.remove(subject.name);
         } else {
+            self.set_gauges(subject.name, &after.alerts);
             inner.checks.insert(subject.name.to_string(), after);
         }
         for (sink, _, _) in &rows {
@@ -487,8 +487,19 @@ impl Alerts {
         }
     }
 
-    /// Export the restored state, and zeros for checks that alert, so rules find the series.
+    /// Export the restored state, and zeros for checks that alert and for every sink, so
+    /// rules find the series before anything happens.
     async fn announce(&self) {
+        for sink in &self.config.sinks {
+            let name = [sink.name.as_str()];
+            self.metrics.notifications.with_label_values(&name);
+            self.metrics.notifications_failed.with_label_values(&name);
+            let pending = self.state.outbox_pending(&sink.name).await.unwrap_or(0);
+            self.metrics
+                .outbox_pending
+                .with_label_values(&name)
+                .set(pending);
+        }
         let inner = self.inner.lock().await;
         for check in self.config.checks.iter().filter(|c| c.alert.is_some()) {
             let alerts = inner

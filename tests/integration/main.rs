@@ -5,6 +5,7 @@
 //! tests fail with a clear message when `CI` is set, and print a visible SKIP otherwise.
 
 mod agent;
+mod alerts;
 mod cli;
 mod common;
 mod conformance;
