@@ -292,6 +292,15 @@ impl Alerts {
         if let Err(e) = state.outbox_prune(now - OUTBOX_RETENTION).await {
             tracing::warn!(error = %e, "could not prune the outbox");
         }
+        let sinks: Vec<&str> = config.sinks.iter().map(|s| s.name.as_str()).collect();
+        match state.outbox_abandon_unknown(&sinks, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                notifications = n,
+                "notifications for sinks no longer in the configuration given up on"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not clean up the outbox"),
+        }
         let mut checks = HashMap::new();
         for (name, json) in state.alert_states().await? {
             match serde_json::from_str::<Stored>(&json) {
@@ -352,7 +361,10 @@ impl Alerts {
                 .as_ref()
                 .is_some_and(|a| a.repeat_interval.is_some())
         }) {
-            tasks.spawn(self.clone().repeat_loop(self.stop.subscribe()));
+            tasks.spawn(Alerts::repeat_loop(
+                Arc::downgrade(self),
+                self.stop.subscribe(),
+            ));
         }
         *self.tasks.lock().unwrap_or_else(|e| e.into_inner()) = Some(tasks);
     }
@@ -551,30 +563,46 @@ impl Alerts {
         }
     }
 
-    async fn repeat_loop(self: Arc<Self>, mut stop: watch::Receiver<Option<tokio::time::Instant>>) {
+    /// Holds the engine weakly: an engine dropped without [`Alerts::shutdown`] is not kept
+    /// alive by its own timer.
+    async fn repeat_loop(
+        this: std::sync::Weak<Alerts>,
+        mut stop: watch::Receiver<Option<tokio::time::Instant>>,
+    ) {
         loop {
-            let next = {
-                let inner = self.inner.lock().await;
-                self.config
-                    .checks
-                    .iter()
-                    .filter_map(|c| {
-                        let rules = rules(c.alert.as_ref()?);
-                        inner.checks.get(&c.name)?.alerts.next_repeat(&rules)
-                    })
-                    .min()
+            let Some(engine) = this.upgrade() else {
+                return;
             };
-            let wait = next
-                .map(|t| (t - (self.clock)()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(REPEAT_POLL)
-                .min(REPEAT_POLL);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.repeat_wake.notified() => continue,
-                _ = stop.wait_for(|s| s.is_some()) => return,
+            engine.repeat_once(&mut stop).await;
+            if stop.borrow().is_some() {
+                return;
             }
-            self.send_due_repeats().await;
         }
+    }
+
+    /// Wait for the earliest repeat (or a change, or the stop), then send what is due.
+    async fn repeat_once(&self, stop: &mut watch::Receiver<Option<tokio::time::Instant>>) {
+        let next = {
+            let inner = self.inner.lock().await;
+            self.config
+                .checks
+                .iter()
+                .filter_map(|c| {
+                    let rules = rules(c.alert.as_ref()?);
+                    inner.checks.get(&c.name)?.alerts.next_repeat(&rules)
+                })
+                .min()
+        };
+        let wait = next
+            .map(|t| (t - (self.clock)()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(REPEAT_POLL)
+            .min(REPEAT_POLL);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = self.repeat_wake.notified() => return,
+            _ = stop.wait_for(|s| s.is_some()) => return,
+        }
+        self.send_due_repeats().await;
     }
 
     /// Every alert the agent holds state for, for the API.

@@ -311,6 +311,27 @@ impl State {
         Ok(())
     }
 
+    /// Give up on pending notifications for sinks not in `sinks` (removed from the config):
+    /// no worker would ever send them. Returns how many.
+    pub async fn outbox_abandon_unknown(
+        &self,
+        sinks: &[&str],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StateError> {
+        let placeholders = vec!["?"; sinks.len()].join(", ");
+        let sql = format!(
+            "UPDATE outbox SET status = 'failed', done_at = ?,
+             last_error = 'the sink was removed from the configuration'
+             WHERE status = 'pending' AND sink NOT IN ({placeholders})"
+        );
+        let mut q = sqlx::query(&sql).bind(now.timestamp_millis());
+        for s in sinks {
+            q = q.bind(*s);
+        }
+        let r = q.execute(&self.pool).await.map_err(|e| self.err(e))?;
+        Ok(r.rows_affected())
+    }
+
     /// Notifications of a sink not yet delivered or given up on.
     pub async fn outbox_pending(&self, sink: &str) -> Result<i64, StateError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sink = ? AND status = 'pending'")

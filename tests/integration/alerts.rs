@@ -868,3 +868,49 @@ async fn the_demo_with_a_webhook_url_delivers_a_drift_alert() {
     assert_eq!(r.json["alerts"][0]["labels"]["severity"], "critical");
     child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_firing_alert_is_repeated_to_slack_every_repeat_interval() {
+    let slack = Receiver::start().await;
+    let s = Systems::new(10, 2).await;
+    let sinks = format!(
+        "  team: {{type: slack, url: \"{}\"}}\n",
+        slack.url("/services/T0/B0/SLACKTOKEN")
+    );
+    let agent = Agent::start(s.config(&sinks, "{sinks: [team], repeat_interval: 2s}"))
+        .await
+        .unwrap();
+    let reqs = slack
+        .wait("the alert and a repeat", |r| {
+            r.iter().filter(|r| r.accepted()).count() >= 2
+        })
+        .await;
+    let headers: Vec<&str> = reqs[..2]
+        .iter()
+        .map(|r| r.json["blocks"][0]["text"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            "🔴 Critical: drift in patients_rows",
+            "🔴 Still critical: drift in patients_rows"
+        ]
+    );
+    assert!(reqs[0].json["text"]
+        .as_str()
+        .unwrap()
+        .contains("legacy has 8 more rows than modern"));
+    s.modern_rows(10).await;
+    let resolved = slack
+        .wait_accepted("the resolve", |r| {
+            r.json["blocks"][0]["text"]["text"]
+                .as_str()
+                .is_some_and(|h| h.starts_with("✅"))
+        })
+        .await;
+    assert_eq!(
+        resolved.json["blocks"][0]["text"]["text"],
+        "✅ Resolved: drift in patients_rows"
+    );
+    agent.shutdown().await;
+}

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{short_value, truncate, Request, Sink};
-use crate::alert::{rfc3339, Notification, Reason, Severity};
+use crate::alert::{rfc3339, AlertKind, Notification, Reason, Severity};
 use crate::secret::SecretUrl;
 
 pub const MAX_BLOCKS: usize = 50;
@@ -58,6 +58,9 @@ fn headline(n: &Notification) -> String {
         Reason::Escalated => format!("{icon} Escalated to {severity}: {title}"),
         Reason::Deescalated => format!("{icon} Down to {severity}: {title}"),
         Reason::Repeated => format!("{icon} Still {severity}: {title}"),
+        Reason::Resolved if n.alert == AlertKind::Broken => {
+            format!("{icon} Check {} works again", n.check)
+        }
         Reason::Resolved => format!("{icon} Resolved: {title}"),
     }
 }
