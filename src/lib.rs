@@ -3,8 +3,8 @@
 //! exported as Prometheus metrics, and alerts go out when drift crosses a threshold.
 //!
 //! Data flows one way: [`config`] -> [`schedule`] -> [`check`] (querying the systems through
-//! [`system`]) -> outcome -> [`metrics`] + [`state`] + [`alert`] (state machine -> outbox -> sinks). Engine-specific SQL lives only
-//! in [`system`]'s engine modules.
+//! [`system`]) -> outcome -> [`metrics`] + [`state`] + [`alert`] (state machine -> outbox ->
+//! sinks). Engine-specific SQL lives only in [`system`]'s engine modules.
 
 pub mod agent;
 pub mod alert;

@@ -914,3 +914,27 @@ async fn a_firing_alert_is_repeated_to_slack_every_repeat_interval() {
     );
     agent.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_graceful_shutdown_delivers_what_falls_due_while_it_flushes() {
+    let pd = Receiver::start().await;
+    pd.answer_next(&[(500, None)]);
+    let s = Systems::new(10, 2).await;
+    let sinks = format!(
+        "  oncall: {{type: pagerduty, routing_key: rk-flush-test, url: \"{}\"}}\n",
+        pd.url("/v2/enqueue")
+    );
+    let agent = Agent::start(s.config(&sinks, "{sinks: [oncall]}"))
+        .await
+        .unwrap();
+    pd.wait("the first, failed attempt", |r| !r.is_empty())
+        .await;
+    // The retry is a second or less away: well within the shutdown's flush.
+    agent.shutdown().await;
+    let reqs = pd.requests();
+    assert_eq!(
+        reqs.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [500, 202],
+        "delivered before the agent stopped"
+    );
+}
