@@ -150,14 +150,24 @@ fn differences(run: &CheckRun, f: &mut Finding) {
             )
         });
     }
+    // A sampled check's counts are of the sampled keys, not of the table.
+    let (key, label) = if run.sample.is_some() {
+        ("sampled_", " (of sampled keys)")
+    } else {
+        ("", "")
+    };
     for (system, n) in &d.missing {
         f.fact(
-            format!("missing_in_{system}"),
-            format!("Missing in {system}"),
+            format!("{key}missing_in_{system}"),
+            format!("Missing in {system}{label}"),
             json!(n),
         );
     }
-    f.fact("changed", "Changed", json!(d.changed));
+    f.fact(
+        format!("{key}changed"),
+        format!("Changed{label}"),
+        json!(d.changed),
+    );
 }
 
 fn sample(run: &CheckRun, f: &mut Finding) {
@@ -252,6 +262,42 @@ mod tests {
         assert_eq!(
             keys,
             ["rows", "missing_in_legacy", "missing_in_modern", "changed"]
+        );
+    }
+
+    #[test]
+    fn a_sample_gives_its_estimate_and_says_its_counts_are_sampled() {
+        let mut r = run();
+        r.kind = "hash_sample".into();
+        r.row_count_difference = None;
+        r.differences = Some(Differences {
+            missing: vec![("legacy".into(), 3), ("modern".into(), 1)],
+            changed: 8,
+        });
+        r.sample = Some(crate::check::SampleStats {
+            size: 400,
+            mismatches: 12,
+            mismatch_ratio: 0.03,
+            estimated_differences: 90.4,
+            ci95: [60.2, 130.9],
+        });
+        let f = describe(&r);
+        assert_eq!(
+            f.headline,
+            "12 of 400 sampled keys differ (3.00%): about 90 rows in all (95% CI 60-131)"
+        );
+        let keys: Vec<&str> = f.facts.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "rows",
+                "sampled_missing_in_legacy",
+                "sampled_missing_in_modern",
+                "sampled_changed",
+                "sample_size",
+                "sample_mismatches",
+                "estimated_differences"
+            ]
         );
     }
 
