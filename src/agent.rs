@@ -1,5 +1,6 @@
 //! The long-running agent (`driftwatch run`): wires config -> schedule -> check -> outcome ->
-//! metrics + state, serves HTTP, watches system health, and shuts down gracefully.
+//! metrics + state + alerts, serves HTTP, watches system health, and shuts down gracefully
+//! (checks first, then a bounded flush of the alert outbox).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +11,7 @@ use chrono::Utc;
 use tokio::sync::{watch, RwLock};
 use tokio::task::JoinSet;
 
+use crate::alert::Alerts;
 use crate::check::{self, CheckRun};
 use crate::config::{CheckConfig, Config};
 use crate::metrics::Metrics;
@@ -23,12 +25,17 @@ const AGENT_SAMPLES: usize = 100;
 /// How often an idle system is pinged, so `driftwatch_system_up` stays current between checks.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(15);
 
+/// How long a stopping agent keeps delivering queued notifications; the rest waits in the
+/// outbox for the next start.
+const OUTBOX_FLUSH: Duration = Duration::from_secs(5);
+
 /// What the HTTP API reads: the config, the latest run of every check, readiness.
 pub struct Shared {
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub systems: Systems,
     pub state: State,
+    pub alerts: Arc<Alerts>,
     pub latest: RwLock<HashMap<String, CheckRun>>,
     pub ready: AtomicBool,
 }
@@ -70,11 +77,20 @@ impl Agent {
             addr: config.listen,
             source,
         })?;
+        let alerts = Alerts::start(
+            config.clone(),
+            state.clone(),
+            metrics.clone(),
+            agent_url(local_addr),
+            Utc::now,
+        )
+        .await?;
         let shared = Arc::new(Shared {
             config: config.clone(),
             metrics: metrics.clone(),
             systems,
             state,
+            alerts,
             latest: RwLock::new(HashMap::new()),
             ready: AtomicBool::new(false),
         });
@@ -154,7 +170,8 @@ impl Agent {
         })
     }
 
-    /// Stop scheduling, cancel running checks, stop serving, close every connection.
+    /// Stop scheduling, cancel running checks, stop serving, flush the alert outbox for a
+    /// few seconds, close every connection.
     pub async fn shutdown(mut self) {
         tracing::info!("shutting down");
         let _ = self.stop.send(true);
@@ -170,6 +187,7 @@ impl Agent {
                 }
             }
         }
+        self.shared.alerts.shutdown(OUTBOX_FLUSH).await;
         self.shared.systems.close().await;
         self.shared.state.close().await;
         tracing::info!("stopped");
@@ -189,7 +207,25 @@ async fn run_once(shared: &Shared, check: &Arc<CheckConfig>) {
     if let Err(e) = shared.state.record(&run).await {
         tracing::error!(check = %check.name, error = %e, "could not record the run in the state store");
     }
+    // Only queues: delivery happens in the sinks' own tasks.
+    shared.alerts.observe(check, &run).await;
     shared.latest.write().await.insert(check.name.clone(), run);
+}
+
+/// Where people reach this agent, for links in alerts: its address, or the host's name when
+/// it listens on every interface.
+fn agent_url(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_string());
+        format!("http://{host}:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -582,12 +582,17 @@ pub async fn validate(config_path: &Path, connect: bool, out: &mut dyn Write) ->
     }
 }
 
-/// `driftwatch demo`: prepare the demo files and run the agent on them.
-pub async fn demo(listen: std::net::SocketAddr, dir: Option<std::path::PathBuf>) -> i32 {
+/// `driftwatch demo`: prepare the demo files and run the agent on them; with `webhook_url`,
+/// every demo check alerts to it.
+pub async fn demo(
+    listen: std::net::SocketAddr,
+    dir: Option<std::path::PathBuf>,
+    webhook_url: Option<String>,
+) -> i32 {
     let dir = dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("driftwatch-demo-{}", std::process::id()))
     });
-    let config_path = match crate::demo::prepare(&dir, listen).await {
+    let config_path = match crate::demo::prepare(&dir, listen, webhook_url.as_deref()).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("driftwatch: {e}");
@@ -612,6 +617,12 @@ pub async fn demo(listen: std::net::SocketAddr, dir: Option<std::path::PathBuf>)
     println!("  metrics:  http://{addr}/metrics");
     println!("  results:  http://{addr}/api/v1/checks");
     println!("  config:   {}", config_path.display());
+    if let Some(url) = &webhook_url {
+        println!(
+            "  alerts:   webhook to {}",
+            crate::secret::SecretUrl::webhook(url)
+        );
+    }
     println!("  one-off:  driftwatch check -c {}", config_path.display());
     println!("press Ctrl-C to stop");
     let _ = std::io::stdout().flush();

@@ -25,11 +25,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/checks/{name}", get(check))
         .route("/api/v1/checks/{name}/runs", get(runs))
         .route("/api/v1/checks/{name}/runs/latest", get(latest))
+        .route("/api/v1/alerts", get(alerts))
         .with_state(shared)
 }
 
 async fn index() -> &'static str {
-    "driftwatch: /metrics /healthz /readyz /api/v1/checks /api/v1/checks/{name}/runs/latest\n"
+    "driftwatch: /metrics /healthz /readyz /api/v1/checks /api/v1/checks/{name}/runs/latest /api/v1/alerts\n"
 }
 
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
@@ -155,4 +156,16 @@ async fn runs(
         )
             .into_response(),
     }
+}
+
+/// The agent's own alerts (pending, firing, resolved) and each sink's undelivered
+/// notifications. Sinks appear by name only: their URLs and keys are secrets.
+async fn alerts(State(s): State<Arc<Shared>>) -> Response {
+    let alerts = s.alerts.views().await;
+    let mut outbox = serde_json::Map::new();
+    for sink in &s.config.sinks {
+        let pending = s.state.outbox_pending(&sink.name).await.unwrap_or(0);
+        outbox.insert(sink.name.clone(), json!({ "pending": pending }));
+    }
+    Json(json!({ "alerts": alerts, "outbox": outbox })).into_response()
 }

@@ -3,10 +3,11 @@
 //! exported as Prometheus metrics, and alerts go out when drift crosses a threshold.
 //!
 //! Data flows one way: [`config`] -> [`schedule`] -> [`check`] (querying the systems through
-//! [`system`]) -> outcome -> [`metrics`] + [`state`] (+ alerts). Engine-specific SQL lives only
-//! in [`system`]'s engine modules.
+//! [`system`]) -> outcome -> [`metrics`] + [`state`] + [`alert`] (state machine -> outbox ->
+//! sinks). Engine-specific SQL lives only in [`system`]'s engine modules.
 
 pub mod agent;
+pub mod alert;
 pub mod app;
 pub mod check;
 pub mod compare;

@@ -69,6 +69,9 @@ enum Command {
         /// Where to create the demo files (default: a new folder under the system temp dir).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Also send every demo check's alerts to this webhook (Alertmanager-compatible JSON).
+        #[arg(long, env = "DRIFTWATCH_DEMO_WEBHOOK_URL", hide_env_values = true)]
+        webhook_url: Option<String>,
     },
 }
 
@@ -110,7 +113,11 @@ fn main() {
             Command::Validate { config, connect } => {
                 app::validate(&config, connect, &mut std::io::stdout()).await
             }
-            Command::Demo { listen, dir } => app::demo(listen, dir).await,
+            Command::Demo {
+                listen,
+                dir,
+                webhook_url,
+            } => app::demo(listen, dir, webhook_url).await,
         }
     });
     drop(runtime);

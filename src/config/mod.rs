@@ -36,6 +36,9 @@ const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(300);
 const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+const DEFAULT_SINK_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_SINK_DEADLINE: Duration = Duration::from_secs(3600);
+const DEFAULT_ERROR_AFTER: u32 = 3;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -230,6 +233,10 @@ pub struct SystemConfig {
 pub struct SinkConfig {
     pub name: String,
     pub kind: SinkKind,
+    /// How long one delivery attempt may take.
+    pub timeout: Duration,
+    /// How long a notification is retried before it is given up on.
+    pub deadline: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -551,6 +558,8 @@ pub struct AlertConfig {
     pub repeat_interval: Option<Duration>,
     pub runbook_url: Option<String>,
     pub dashboard_url: Option<String>,
+    /// Errors in a row after which the check's own "broken" alert fires.
+    pub error_after: u32,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,6 +583,8 @@ struct RawSink {
     url: Option<Spanned<String>>,
     routing_key: Option<Spanned<String>>,
     secret: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    deadline: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -605,6 +616,7 @@ struct RawAlert {
     repeat_interval: Option<Spanned<String>>,
     runbook_url: Option<String>,
     dashboard_url: Option<String>,
+    error_after: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -662,6 +674,7 @@ pub fn load_str(
         seen_checks: HashMap::new(),
         declared_systems: Vec::new(),
         sink_refs: Vec::new(),
+        declared_sinks: Vec::new(),
     };
     if let Some(root) = builder.parse_file(path, text, &mut errors) {
         builder.top(path, &root, &mut errors);
@@ -771,6 +784,8 @@ struct Builder<'e> {
     declared_systems: Vec<String>,
     /// Sink references from checks, resolved once every file is read.
     sink_refs: Vec<(PathBuf, Pos, String)>,
+    /// Every sink name declared, valid or not (as for systems).
+    declared_sinks: Vec<String>,
 }
 
 impl Builder<'_> {
@@ -897,6 +912,7 @@ impl Builder<'_> {
         };
         for (key, value) in entries {
             let name = key.as_str().unwrap_or("").to_string();
+            self.declared_sinks.push(name.clone());
             if !valid_name(&name) {
                 d.err(
                     key.pos,
@@ -907,8 +923,8 @@ impl Builder<'_> {
             let Some(raw) = d.deserialize::<RawSink>(value) else {
                 continue;
             };
-            if let Some(kind) = build_sink(raw, value.pos, d) {
-                self.sinks.push(SinkConfig { name, kind });
+            if let Some(sink) = build_sink(name, raw, value.pos, d) {
+                self.sinks.push(sink);
             }
         }
     }
@@ -1154,7 +1170,8 @@ impl Builder<'_> {
     fn resolve_references(&mut self, errors: &mut Vec<ConfigError>) {
         let sinks: Vec<&str> = self.sinks.iter().map(|s| s.name.as_str()).collect();
         for (file, pos, name) in std::mem::take(&mut self.sink_refs) {
-            if !sinks.contains(&name.as_str()) {
+            // A sink with errors of its own is reported there, not again here.
+            if !self.declared_sinks.contains(&name) {
                 let mut msg = format!("unknown sink `{name}`");
                 if sinks.is_empty() {
                     msg.push_str(
@@ -1272,12 +1289,24 @@ fn alert(
         Some(r) => duration(r, d).map(Some),
         None => Some(None),
     };
+    let error_after = match raw.error_after {
+        Some(n) if n.value == 0 => {
+            d.err(
+                n.pos,
+                "`error_after` must be at least 1 (failed runs in a row before the check counts as broken)",
+            );
+            None
+        }
+        Some(n) => Some(n.value),
+        None => Some(DEFAULT_ERROR_AFTER),
+    };
     Some(Some(AlertConfig {
         sinks: raw.sinks.into_iter().map(|s| s.value).collect(),
         for_: for_?,
         repeat_interval: repeat?,
         runbook_url: raw.runbook_url,
         dashboard_url: raw.dashboard_url,
+        error_after: error_after?,
     }))
 }
 
@@ -1736,7 +1765,38 @@ fn build_system(name: &str, raw: RawSystem, base: &Path, d: &mut Diag<'_>) -> Op
     })
 }
 
-fn build_sink(raw: RawSink, pos: Pos, d: &mut Diag<'_>) -> Option<SinkKind> {
+fn build_sink(name: String, raw: RawSink, pos: Pos, d: &mut Diag<'_>) -> Option<SinkConfig> {
+    let timeout = match &raw.timeout {
+        Some(t) => duration(t, d),
+        None => Some(DEFAULT_SINK_TIMEOUT),
+    };
+    let deadline = match &raw.deadline {
+        Some(t) => duration(t, d),
+        None => Some(DEFAULT_SINK_DEADLINE),
+    };
+    if let (Some(t), Some(dl), Some(raw_dl)) = (timeout, deadline, &raw.deadline) {
+        if dl < t {
+            d.err(
+                raw_dl.pos,
+                format!(
+                    "sink `{name}`: `deadline` ({}) is shorter than one attempt's `timeout` ({}): give retries at least that long",
+                    humantime::format_duration(dl),
+                    humantime::format_duration(t)
+                ),
+            );
+            return None;
+        }
+    }
+    let kind = sink_kind(raw, pos, d)?;
+    Some(SinkConfig {
+        name,
+        kind,
+        timeout: timeout?,
+        deadline: deadline?,
+    })
+}
+
+fn sink_kind(raw: RawSink, pos: Pos, d: &mut Diag<'_>) -> Option<SinkKind> {
     let kind = raw.kind.value.as_str();
     let not_for = |d: &mut Diag<'_>, field: &Option<Spanned<String>>, name: &str| {
         if let Some(f) = field {
@@ -1791,10 +1851,14 @@ fn build_sink(raw: RawSink, pos: Pos, d: &mut Diag<'_>) -> Option<SinkKind> {
         "webhook" => {
             not_for(d, &raw.routing_key, "routing_key");
             let url = need_url(d, &raw.url)?;
-            Some(SinkKind::Webhook {
-                url,
-                secret: raw.secret.map(|s| Secret::new(s.value)),
-            })
+            let secret = match raw.secret {
+                Some(s) if s.value.is_empty() => {
+                    d.err(s.pos, "the webhook sink's `secret` is empty: set it, or leave `secret` out to send unsigned requests");
+                    return None;
+                }
+                s => s.map(|s| Secret::new(s.value)),
+            };
+            Some(SinkKind::Webhook { url, secret })
         }
         other => {
             d.err(

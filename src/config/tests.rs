@@ -170,11 +170,11 @@ chekcs: []
     let expected = [
         "c.yaml:5:24: unknown field `were`, expected one of `table`, `where`, `key` (did you mean `where`?)",
         "c.yaml:7:18: unknown field `warn`, expected one of `warning`, `critical` (did you mean `warning`?)",
-        "c.yaml:8:28: unknown field `fro`, expected one of `sinks`, `for`, `repeat_interval`, `runbook_url`, `dashboard_url` (did you mean `for`?)",
+        "c.yaml:8:28: unknown field `fro`, expected one of `sinks`, `for`, `repeat_interval`, `runbook_url`, `dashboard_url`, `error_after` (did you mean `for`?)",
         "c.yaml:9:1: unknown field `chekcs`, expected `checks` (did you mean `checks`?)",
         "driftwatch.yaml:1:1: unknown field `listn`, expected one of `listen`, `state`, `checks`, `systems`, `sinks` (did you mean `listen`?)",
         "driftwatch.yaml:5:5: unknown field `max_conections`, expected one of `url`, `max_connections`, `statement_timeout`, `connect_timeout`, `timezone` (did you mean `max_connections`?)",
-        "driftwatch.yaml:9:53: unknown field `secrt`, expected one of `type`, `url`, `routing_key`, `secret` (did you mean `secret`?)",
+        "driftwatch.yaml:9:53: unknown field `secrt`, expected one of `type`, `url`, `routing_key`, `secret`, `timeout`, `deadline` (did you mean `secret`?)",
     ];
     assert_eq!(errors.len(), expected.len(), "{errors:#?}");
     for (got, want) in errors.iter().zip(expected) {
@@ -475,4 +475,165 @@ checks:
         "{errors:#?}"
     );
     assert_eq!(errors.len(), 2, "{errors:#?}");
+}
+
+/// A config with the given sinks and one check alerting with `alert`.
+fn with_sinks_and_alert(sinks: &str, alert: &str) -> Files {
+    Files::new(&[
+        ("driftwatch.yaml", &format!("{MAIN}sinks:\n{sinks}")),
+        (
+            "checks/a.yaml",
+            &format!(
+                "\
+checks:
+  - name: a
+    kind: row_count
+    schedule: \"@hourly\"
+    legacy: {{table: t}}
+    modern: {{table: t}}
+    alert: {alert}
+"
+            ),
+        ),
+    ])
+}
+
+#[test]
+fn sinks_and_alerts_take_their_defaults() {
+    let f = with_sinks_and_alert(
+        "  oncall: {type: pagerduty, routing_key: rk-123456}\n",
+        "{sinks: [oncall]}",
+    );
+    let config = f.load(&[]).unwrap();
+    let sink = &config.sinks[0];
+    assert_eq!(sink.timeout, Duration::from_secs(10));
+    assert_eq!(sink.deadline, Duration::from_secs(3600));
+    let SinkKind::PagerDuty { url, .. } = &sink.kind else {
+        panic!("a pagerduty sink")
+    };
+    assert_eq!(url, "https://events.pagerduty.com/v2/enqueue");
+    let alert = config.checks[0].alert.as_ref().unwrap();
+    assert_eq!(alert.for_, Duration::ZERO);
+    assert_eq!(alert.repeat_interval, None);
+    assert_eq!(alert.error_after, 3);
+}
+
+#[test]
+fn sink_timeout_is_one_attempts_limit() {
+    let f = with_sinks_and_alert(
+        "  team: {type: slack, url: https://hooks.example/x, timeout: 3s}\n",
+        "{sinks: [team]}",
+    );
+    assert_eq!(
+        f.load(&[]).unwrap().sinks[0].timeout,
+        Duration::from_secs(3)
+    );
+    let f = with_sinks_and_alert(
+        "  team: {type: slack, url: https://hooks.example/x, timeout: soon}\n",
+        "{sinks: [team]}",
+    );
+    let errors = f.load(&[]).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("driftwatch.yaml:8:62: invalid duration `soon`"),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn sink_deadline_bounds_the_retries_and_outlasts_one_attempt() {
+    let f = with_sinks_and_alert(
+        "  audit: {type: webhook, url: https://hooks.example/x, secret: abcd1234, deadline: 15m}\n",
+        "{sinks: [audit]}",
+    );
+    assert_eq!(
+        f.load(&[]).unwrap().sinks[0].deadline,
+        Duration::from_secs(900)
+    );
+    let f = with_sinks_and_alert(
+        "  audit: {type: webhook, url: https://hooks.example/x, timeout: 30s, deadline: 10s}\n",
+        "{sinks: [audit]}",
+    );
+    assert_eq!(
+        f.load(&[]).unwrap_err(),
+        ["driftwatch.yaml:8:80: sink `audit`: `deadline` (10s) is shorter than one attempt's `timeout` (30s): give retries at least that long"]
+    );
+}
+
+#[test]
+fn webhook_secret_may_be_left_out_but_not_empty() {
+    let f = with_sinks_and_alert(
+        "  audit: {type: webhook, url: https://hooks.example/x, secret: \"\"}\n",
+        "{sinks: [audit]}",
+    );
+    assert_eq!(
+        f.load(&[]).unwrap_err(),
+        ["driftwatch.yaml:8:64: the webhook sink's `secret` is empty: set it, or leave `secret` out to send unsigned requests"]
+    );
+    let f = with_sinks_and_alert(
+        "  audit: {type: webhook, url: https://hooks.example/x}\n",
+        "{sinks: [audit]}",
+    );
+    let config = f.load(&[]).unwrap();
+    assert!(matches!(
+        &config.sinks[0].kind,
+        SinkKind::Webhook { secret: None, .. }
+    ));
+}
+
+#[test]
+fn alert_error_after_counts_failed_runs_and_is_at_least_one() {
+    let sinks = "  oncall: {type: pagerduty, routing_key: rk-123456}\n";
+    let f = with_sinks_and_alert(sinks, "{sinks: [oncall], error_after: 5}");
+    assert_eq!(
+        f.load(&[]).unwrap().checks[0]
+            .alert
+            .as_ref()
+            .unwrap()
+            .error_after,
+        5
+    );
+    let f = with_sinks_and_alert(sinks, "{sinks: [oncall], error_after: 0}");
+    assert_eq!(
+        f.load(&[]).unwrap_err(),
+        ["checks/a.yaml:7:43: `error_after` must be at least 1 (failed runs in a row before the check counts as broken)"]
+    );
+}
+
+#[test]
+fn alert_for_and_repeat_interval_are_durations() {
+    let sinks = "  oncall: {type: pagerduty, routing_key: rk-123456}\n";
+    let f = with_sinks_and_alert(
+        sinks,
+        "{sinks: [oncall], for: 10m, repeat_interval: 4h, runbook_url: https://wiki.example/r}",
+    );
+    let config = f.load(&[]).unwrap();
+    let alert = config.checks[0].alert.as_ref().unwrap();
+    assert_eq!(alert.for_, Duration::from_secs(600));
+    assert_eq!(alert.repeat_interval, Some(Duration::from_secs(4 * 3600)));
+    assert_eq!(alert.runbook_url.as_deref(), Some("https://wiki.example/r"));
+    let f = with_sinks_and_alert(sinks, "{sinks: [oncall], repeat_interval: 0s}");
+    assert_eq!(
+        f.load(&[]).unwrap_err(),
+        ["checks/a.yaml:7:47: duration `0s` must be more than zero"]
+    );
+}
+
+#[test]
+fn a_routing_key_never_appears_in_errors_or_debug_output() {
+    let f = with_sinks_and_alert(
+        "  oncall: {type: pagerduty, routing_key: R0UT1NGKEY99, url: \"not a url\"}\n",
+        "{sinks: [oncall]}",
+    );
+    let errors = f.load(&[]).unwrap_err();
+    assert!(
+        errors.iter().all(|e| !e.contains("R0UT1NGKEY99")),
+        "{errors:#?}"
+    );
+    let f = with_sinks_and_alert(
+        "  oncall: {type: pagerduty, routing_key: R0UT1NGKEY99}\n",
+        "{sinks: [oncall]}",
+    );
+    let config = f.load(&[]).unwrap();
+    assert!(!format!("{:?}", config.sinks).contains("R0UT1NGKEY99"));
 }

@@ -1,7 +1,8 @@
 //! `driftwatch demo`: the embedded default a new user runs first. It creates a "legacy" and a
 //! "modern" SQLite database with different data models and injected drift ([`data`]), writes
 //! a ready-to-edit `driftwatch.yaml` and the bundled checks beside them, and runs the agent on
-//! them.
+//! them. Given a webhook URL, every demo check also alerts to it, so a receiver sees drift
+//! alerts within one check interval.
 
 pub mod data;
 
@@ -37,7 +38,12 @@ pub enum DemoError {
 }
 
 /// Creates the databases, the checks and `driftwatch.yaml` in `dir`; returns the config path.
-pub async fn prepare(dir: &Path, listen: SocketAddr) -> Result<PathBuf, DemoError> {
+/// With `webhook_url`, the config gets a `webhook` sink and every check alerts to it.
+pub async fn prepare(
+    dir: &Path,
+    listen: SocketAddr,
+    webhook_url: Option<&str>,
+) -> Result<PathBuf, DemoError> {
     let io = |source| DemoError::Io {
         dir: dir.to_path_buf(),
         source,
@@ -50,6 +56,10 @@ pub async fn prepare(dir: &Path, listen: SocketAddr) -> Result<PathBuf, DemoErro
             source,
         })?;
     for (name, text) in CHECK_FILES {
+        let text = match webhook_url {
+            Some(_) => with_alert(text),
+            None => text.to_string(),
+        };
         std::fs::write(dir.join("checks").join(name), text).map_err(io)?;
     }
     let config = format!(
@@ -69,7 +79,62 @@ pub async fn prepare(dir: &Path, listen: SocketAddr) -> Result<PathBuf, DemoErro
         legacy = dbs.legacy.display(),
         modern = dbs.modern.display(),
     );
+    let mut config = config;
+    if let Some(url) = webhook_url {
+        // JSON string syntax is YAML's double-quoted scalar.
+        let quoted = serde_json::to_string(url).expect("a string serialises");
+        config.push_str(&format!(
+            "sinks:\n\x20 webhook: {{type: webhook, url: {quoted}}}   # added by --webhook-url\n"
+        ));
+    }
     let path = dir.join("driftwatch.yaml");
     std::fs::write(&path, config).map_err(io)?;
     Ok(path)
+}
+
+/// The alert the demo checks get with `--webhook-url`: at once, to the `webhook` sink.
+const DEMO_ALERT: &str = "    alert: {sinks: [webhook], for: 0s}";
+
+/// A bundled check file with [`DEMO_ALERT`] added to every check (after its `schedule`).
+fn with_alert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 256);
+    for line in text.lines() {
+        out.push_str(line);
+        out.push('\n');
+        if line.starts_with("    schedule:") {
+            out.push_str(DEMO_ALERT);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn with_a_webhook_url_every_demo_check_alerts_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let listen = "127.0.0.1:0".parse().unwrap();
+        let path = prepare(dir.path(), listen, Some("http://127.0.0.1:9/hook"))
+            .await
+            .unwrap();
+        let config = crate::config::load(&path).unwrap();
+        assert_eq!(config.sinks.len(), 1);
+        assert!(!config.checks.is_empty());
+        for check in &config.checks {
+            let alert = check
+                .alert
+                .as_ref()
+                .unwrap_or_else(|| panic!("{} has no alert", check.name));
+            assert_eq!(alert.sinks, ["webhook"]);
+        }
+
+        let plain = tempfile::tempdir().unwrap();
+        let path = prepare(plain.path(), listen, None).await.unwrap();
+        let config = crate::config::load(&path).unwrap();
+        assert!(config.sinks.is_empty());
+        assert!(config.checks.iter().all(|c| c.alert.is_none()));
+    }
 }

@@ -6,6 +6,7 @@
 //! same holds for the `prometheus` binary the alerting-rule test runs (Debian's `prometheus`).
 
 mod agent;
+mod alerts;
 mod cli;
 mod common;
 mod conformance;
