@@ -53,7 +53,7 @@ impl DiffConfig {
 impl Default for DiffConfig {
     fn default() -> Self {
         DiffConfig {
-            segment_rows: 1000,
+            segment_rows: 500,
             max_segments: 4000,
             leaf_rows: 24,
             fanout_bits: 3,
@@ -126,6 +126,55 @@ impl Runner<'_> {
         Ok([ra, rb])
     }
 
+    /// Every block's sums, over the whole key space of each side. Each side's scan is cut
+    /// into as many contiguous key ranges as the system allows connections (at most
+    /// [`LEVEL1_PARTS`]), run at once, so a database scans in parallel rather than on one
+    /// core; the parts end on block boundaries, so no block is split between two of them.
+    async fn level1(
+        &mut self,
+        origin: i64,
+        width: i64,
+        max: i64,
+    ) -> Result<[Vec<Vec<Option<String>>>; 2], DiffError> {
+        let nblocks = ((max as i128 - origin as i128) / width as i128 + 1).max(1);
+        let parts = |side: &SideRef<'_>| -> Vec<Query> {
+            let d = side.system.engine().dialect();
+            let p = (side.system.config.max_connections as i128)
+                .clamp(1, LEVEL1_PARTS)
+                .min(nblocks);
+            if p == 1 {
+                return vec![sql::block_sums(d, side.spec, origin, width, &[])];
+            }
+            (0..p)
+                .map(|j| {
+                    let lo = if j == 0 {
+                        i64::MIN
+                    } else {
+                        (origin as i128 + (j * nblocks / p) * width as i128) as i64
+                    };
+                    let hi = if j == p - 1 {
+                        i64::MAX
+                    } else {
+                        (origin as i128 + ((j + 1) * nblocks / p) * width as i128 - 1) as i64
+                    };
+                    sql::block_sums(d, side.spec, origin, width, &[(lo, hi)])
+                })
+                .collect()
+        };
+        let [a, b] = self.sides;
+        let (qa, qb) = (parts(&a), parts(&b));
+        let (ra, rb) = tokio::join!(
+            futures::future::try_join_all(qa.iter().map(|q| a.system.fetch_strings(q))),
+            futures::future::try_join_all(qb.iter().map(|q| b.system.fetch_strings(q)))
+        );
+        let (ra, rb) = (ra?.concat(), rb?.concat());
+        for (i, (n, r)) in [(qa.len(), &ra), (qb.len(), &rb)].into_iter().enumerate() {
+            self.load[i].queries += n as u64;
+            self.load[i].rows += r.len() as u64;
+        }
+        Ok([ra, rb])
+    }
+
     fn protocol(&self, side: usize, detail: impl Into<String>) -> DiffError {
         DiffError::Protocol {
             system: self.sides[side].system.name().to_string(),
@@ -170,6 +219,9 @@ impl Runner<'_> {
     }
 }
 
+/// Most concurrent queries the first checksum scan of one side is cut into.
+const LEVEL1_PARTS: i128 = 4;
+
 pub async fn diff(sides: [SideRef<'_>; 2], cfg: &DiffConfig) -> Result<DiffOutcome, DiffError> {
     let mut run = Runner {
         sides,
@@ -178,8 +230,8 @@ pub async fn diff(sides: [SideRef<'_>; 2], cfg: &DiffConfig) -> Result<DiffOutco
 
     // Segments come from the second side (the new system, usually the sturdier one).
     let bside = 1;
-    if let Some((origin, width)) = dense_int_blocks(&mut run, bside, cfg).await? {
-        return blocks(run, origin, width, cfg).await;
+    if let Some((origin, width, max)) = dense_int_blocks(&mut run, bside, cfg).await? {
+        return blocks(run, origin, width, max, cfg).await;
     }
 
     // 1. Boundaries by row position.
@@ -390,25 +442,49 @@ async fn dense_int_blocks(
     run: &mut Runner<'_>,
     side: usize,
     cfg: &DiffConfig,
-) -> Result<Option<(i64, i64)>, DiffError> {
+) -> Result<Option<(i64, i64, i64)>, DiffError> {
     let spec = run.sides[side].spec;
     if spec.key.len() != 1 || spec.key[0].ty != super::normalize::LogicalType::Int {
         return Ok(None);
     }
-    let q = sql::key_stats(run.sides[side].system.engine().dialect(), spec);
-    let rows = run.sides[side].system.fetch_strings(&q).await?;
-    run.load[side].queries += 1;
-    run.load[side].rows += rows.len() as u64;
-    let cell = |i: usize| {
+    // The key range from the index, the row count from the catalog's estimate (exact where
+    // there is none): an estimate only sizes the blocks, it never decides a difference.
+    let system = run.sides[side].system;
+    let d = system.engine().dialect();
+    let (range_q, estimate_q) = (sql::key_range(d, spec), sql::row_estimate(d, spec));
+    let (range, estimate) = tokio::join!(
+        system.fetch_strings(&range_q),
+        system.fetch_strings(&estimate_q)
+    );
+    let (range, estimate) = (range?, estimate?);
+    run.load[side].queries += 2;
+    run.load[side].rows += (range.len() + estimate.len()) as u64;
+    let cell = |rows: &[Vec<Option<String>>], i: usize| {
         rows.first()
             .and_then(|r| r.get(i))
             .cloned()
             .flatten()
             .and_then(|v| v.parse::<i128>().ok())
     };
-    let (Some(min), Some(max), Some(count)) = (cell(0), cell(1), cell(2)) else {
+    let (Some(min), Some(max)) = (cell(&range, 0), cell(&range, 1)) else {
         // An empty side: cut the other side's keys by row position.
         return Ok(None);
+    };
+    let count = match cell(&estimate, 0) {
+        Some(n) if n > 0 => n,
+        // No statistics yet (a table never analysed): count.
+        _ => {
+            let q = sql::Query {
+                sql: system
+                    .engine()
+                    .count_sql(&spec.table, spec.filter.as_deref()),
+                params: Vec::new(),
+            };
+            let rows = system.fetch_strings(&q).await?;
+            run.load[side].queries += 1;
+            run.load[side].rows += rows.len() as u64;
+            cell(&rows, 0).unwrap_or(0)
+        }
     };
     let span = max - min + 1;
     if count <= 0 || span > 2 * count {
@@ -416,7 +492,7 @@ async fn dense_int_blocks(
     }
     let target = (cfg.segment_rows as i128).max(count / cfg.max_segments as i128 + 1);
     let width = (target as u64).next_power_of_two() as i64;
-    Ok(Some((min as i64, width)))
+    Ok(Some((min as i64, width, max as i64)))
 }
 
 /// The diff over integer blocks (see [`dense_int_blocks`]).
@@ -424,6 +500,7 @@ async fn blocks(
     mut run: Runner<'_>,
     origin: i64,
     width: i64,
+    max: i64,
     cfg: &DiffConfig,
 ) -> Result<DiffOutcome, DiffError> {
     // Inclusive key range of block `index` of width `w`, clamped to the integer range.
@@ -434,9 +511,7 @@ async fn blocks(
         (lo as i64, hi as i64)
     };
     cfg.tell(|| "checksumming every block of keys on both systems".to_string());
-    let level1 = run
-        .both(|spec, d| sql::block_sums(d, spec, origin, width, &[]))
-        .await?;
+    let level1 = run.level1(origin, width, max).await?;
     let sums = parse_blocks(&run, &level1)?;
     let mut totals = [0u64; 2];
     for [a, b] in sums.values() {

@@ -247,6 +247,10 @@ impl Dialect for MySqlDialect {
         format!("COALESCE(CONCAT('V', CHAR_LENGTH({c}), ':', {c}), 'N')")
     }
 
+    fn text_token_tail(&self, c: &str) -> String {
+        format!("COALESCE(CONCAT('V', {c}), 'N')")
+    }
+
     fn hash60(&self, text: &str) -> String {
         format!("CAST(CONV(SUBSTRING(MD5({text}), 1, 15), 16, 10) AS UNSIGNED)")
     }
