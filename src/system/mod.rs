@@ -412,6 +412,8 @@ impl System {
 fn error_text(e: &sqlx::Error) -> String {
     match e {
         sqlx::Error::Database(db) => db.message().to_string(),
+        // Raised by an engine itself (e.g. a lossy read): the message is the whole story.
+        sqlx::Error::Decode(e) => e.to_string(),
         sqlx::Error::PoolTimedOut => {
             "timed out connecting (connect_timeout): no connection could be opened".to_string()
         }

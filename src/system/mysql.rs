@@ -121,9 +121,13 @@ impl Engine for MySqlEngine {
         query: &'a Query,
     ) -> BoxFuture<'a, Result<Vec<Vec<Option<String>>>, sqlx::Error>> {
         async move {
+            let mut conn = self.pool.acquire().await?;
             let q = driver_glue!(bind query);
-            let rows = q.fetch_all(&self.pool).await?;
-            driver_glue!(text_rows rows)
+            let rows = q.fetch_all(&mut *conn).await?;
+            let rows: Result<Vec<Vec<Option<String>>>, sqlx::Error> = driver_glue!(text_rows rows);
+            let rows = rows?;
+            no_lossy_reads(&mut conn).await?;
+            Ok(rows)
         }
         .boxed()
     }
@@ -133,7 +137,14 @@ impl Engine for MySqlEngine {
         query: &'a Query,
         tx: super::RowSender,
     ) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
-        async move { driver_glue!(stream query, &self.pool, tx) }.boxed()
+        async move {
+            let mut conn = self.pool.acquire().await?;
+            let n: Result<u64, sqlx::Error> = driver_glue!(stream query, &mut *conn, tx);
+            let n = n?;
+            no_lossy_reads(&mut conn).await?;
+            Ok(n)
+        }
+        .boxed()
     }
 
     fn describe<'a>(
@@ -149,6 +160,27 @@ impl Engine for MySqlEngine {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         self.pool.close().boxed()
+    }
+}
+
+/// MySQL and MariaDB read a value they cannot convert (`'n/a'` as a decimal, `'2026-02-30'`
+/// as a date) as 0 or NULL and only warn: a check must then fail rather than compare what the
+/// server made up. Called on the connection that just ran a comparison query.
+async fn no_lossy_reads(conn: &mut sqlx::mysql::MySqlConnection) -> Result<(), sqlx::Error> {
+    let warnings: Vec<(String, u32, String)> = sqlx::query_as("SHOW WARNINGS LIMIT 5")
+        .fetch_all(&mut *conn)
+        .await?;
+    match warnings
+        .into_iter()
+        .find(|(level, ..)| level == "Warning" || level == "Error")
+    {
+        None => Ok(()),
+        Some((_, code, message)) => Err(sqlx::Error::Decode(
+            format!(
+                "the server could not read a value as the type it is compared as and would have compared it as 0 or NULL: {message} (warning {code}; declare the column's `type:` as what it holds, or fix the value)"
+            )
+            .into(),
+        )),
     }
 }
 
@@ -210,9 +242,12 @@ impl Dialect for MySqlDialect {
                 )
             }
             LogicalType::Bool => match col.native {
+                // Anything else fails the check (as a warning the engine turns into an error)
+                // rather than reading as NULL.
                 Native::Text | Native::Other => format!(
                     "CASE WHEN LOWER(({e})) IN ('1','t','true','y','yes','on') THEN '1' \
-                     WHEN LOWER(({e})) IN ('0','f','false','n','no','off') THEN '0' END"
+                     WHEN LOWER(({e})) IN ('0','f','false','n','no','off') THEN '0' \
+                     WHEN ({e}) IS NOT NULL THEN CAST(CAST(CONCAT('cannot read ', ({e}), ' as bool') AS SIGNED) AS CHAR) END"
                 ),
                 _ => format!("CASE WHEN ({e}) <> 0 THEN '1' WHEN ({e}) = 0 THEN '0' END"),
             },

@@ -1656,7 +1656,6 @@ async fn unreadable_value_is_an_error_postgres() {
 }
 
 #[tokio::test]
-#[ignore = "known gap: MariaDB turns unreadable text into NULL/0 with a warning; the agent does not yet fail on warnings"]
 async fn unreadable_value_is_an_error_mariadb() {
     unreadable(
         Backend::MySql,
