@@ -22,14 +22,10 @@ pub async fn run(
     systems: &Systems,
     options: &RunOptions,
 ) -> Result<Outcome, CheckError> {
-    let get = |i: usize| {
-        let name = &spec.sides[i].system;
-        systems
-            .get(name)
-            .map(|a| a.as_ref())
-            .ok_or_else(|| CheckError::UnknownSystem(name.clone()))
-    };
-    let sys = [get(0)?, get(1)?];
+    let sys = [
+        super::system(systems, &spec.sides[0].system)?,
+        super::system(systems, &spec.sides[1].system)?,
+    ];
     let names = [sys[0].name().to_string(), sys[1].name().to_string()];
     // Types: declared, or inferred from what each database says the expressions are.
     let mut natives: Vec<Vec<Native>> = Vec::new();

@@ -131,14 +131,46 @@ pub(super) fn systems_of<'a>(
     spec: &HashDiffSpec,
     systems: &'a Systems,
 ) -> Result<[&'a System; 2], CheckError> {
-    let get = |i: usize| {
-        let name = &spec.sides[i].table.system;
-        systems
-            .get(name)
-            .map(|a| a.as_ref())
-            .ok_or_else(|| CheckError::UnknownSystem(name.clone()))
-    };
-    Ok([get(0)?, get(1)?])
+    Ok([
+        super::system(systems, &spec.sides[0].table.system)?,
+        super::system(systems, &spec.sides[1].table.system)?,
+    ])
+}
+
+/// Key (or reference) columns typed for comparison on both sides: the declared type, else
+/// what the databases agree on; only types that order the same on every engine.
+pub(super) fn key_columns(
+    names: &[String],
+    declared: Option<&[LogicalType]>,
+    exprs: [&[String]; 2],
+    natives: [&[Native]; 2],
+    sys: [&System; 2],
+    what: &str,
+) -> Result<[Vec<Col>; 2], CheckError> {
+    let engines = [sys[0].engine().kind(), sys[1].engine().kind()];
+    let mut cols: [Vec<Col>; 2] = Default::default();
+    for (k, name) in names.iter().enumerate() {
+        let ty = infer(
+            name,
+            declared.map(|t| t[k]),
+            [natives[0][k], natives[1][k]],
+            engines,
+            &sys,
+        )?;
+        if !key_type_supported(ty) {
+            return Err(CheckError::Config(format!(
+                "{what} `{name}` compares as {ty}: it must be an integer, text, a UUID or a date (declare its type)"
+            )));
+        }
+        for i in 0..2 {
+            cols[i].push(Col {
+                expr: exprs[i][k].clone(),
+                ty,
+                native: natives[i][k],
+            });
+        }
+    }
+    Ok(cols)
 }
 
 /// Turns differing keys into the outcome on-call reads: counts, and for the listed ones the
@@ -377,29 +409,14 @@ pub(super) async fn resolve(
     }
     let engines = [sys[0].engine().kind(), sys[1].engine().kind()];
     let nkey = spec.sides[0].key.len();
-    let mut key_cols: [Vec<Col>; 2] = Default::default();
-    for (k, name) in spec.key_names.iter().enumerate().take(nkey) {
-        let declared = spec.key_types.as_ref().map(|t| t[k]);
-        let ty = infer(
-            name,
-            declared,
-            [natives[0][k], natives[1][k]],
-            engines,
-            &sys,
-        )?;
-        if !key_type_supported(ty) {
-            return Err(CheckError::Config(format!(
-                "key `{name}` compares as {ty}: keys must be integers, text, UUIDs or dates"
-            )));
-        }
-        for i in 0..2 {
-            key_cols[i].push(Col {
-                expr: spec.sides[i].key[k].clone(),
-                ty,
-                native: natives[i][k],
-            });
-        }
-    }
+    let key_cols = key_columns(
+        &spec.key_names[..nkey],
+        spec.key_types.as_deref(),
+        [&spec.sides[0].key, &spec.sides[1].key],
+        [&natives[0][..nkey], &natives[1][..nkey]],
+        sys,
+        "key",
+    )?;
     let mut cols: [Vec<Col>; 2] = Default::default();
     for (j, (name, exprs, ty)) in mapped.iter().enumerate() {
         let n = [natives[0][nkey + j], natives[1][nkey + j]];

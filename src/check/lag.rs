@@ -13,14 +13,10 @@ use crate::config::{LagMode, LagSide, LagSpec};
 use crate::system::{sql, System, Systems};
 
 pub async fn run(spec: &LagSpec, systems: &Systems) -> Result<Outcome, CheckError> {
-    let get = |i: usize| {
-        let name = &spec.sides[i].table.system;
-        systems
-            .get(name)
-            .map(|a| a.as_ref())
-            .ok_or_else(|| CheckError::UnknownSystem(name.clone()))
-    };
-    let sys = [get(0)?, get(1)?];
+    let sys = [
+        super::system(systems, &spec.sides[0].table.system)?,
+        super::system(systems, &spec.sides[1].table.system)?,
+    ];
     let (a, b) = tokio::join!(
         resolve(&spec.sides[0], sys[0]),
         resolve(&spec.sides[1], sys[1])

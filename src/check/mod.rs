@@ -384,6 +384,14 @@ pub enum CheckError {
     Config(String),
 }
 
+/// The system a check's side names.
+fn system<'a>(systems: &'a Systems, name: &str) -> Result<&'a crate::system::System, CheckError> {
+    systems
+        .get(name)
+        .map(|s| s.as_ref())
+        .ok_or_else(|| CheckError::UnknownSystem(name.to_string()))
+}
+
 /// Run `check` once, now, within its timeout.
 pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -> CheckRun {
     let started_at = Utc::now();

@@ -6,10 +6,10 @@
 
 use tokio::sync::mpsc;
 
-use super::hash_diff::infer;
+use super::hash_diff::key_columns;
 use super::{CheckError, Difference, Outcome, RunOptions};
-use crate::compare::{key_type_supported, Col, Key, KeyPart, Native, SideSpec};
-use crate::config::{RefIntegritySpec, RefSide};
+use crate::compare::{Col, Key, KeyPart, Native, SideSpec};
+use crate::config::RefIntegritySpec;
 use crate::system::{sql, System, Systems};
 
 /// Rows in flight between a side's stream and the merge.
@@ -20,13 +20,10 @@ pub async fn run(
     systems: &Systems,
     options: &RunOptions,
 ) -> Result<Outcome, CheckError> {
-    let get = |side: &RefSide| {
-        systems
-            .get(&side.table.system)
-            .map(|a| a.as_ref())
-            .ok_or_else(|| CheckError::UnknownSystem(side.table.system.clone()))
-    };
-    let sys = [get(&spec.child)?, get(&spec.parent)?];
+    let sys = [
+        super::system(systems, &spec.child.table.system)?,
+        super::system(systems, &spec.parent.table.system)?,
+    ];
     let ends = [&spec.child, &spec.parent];
     let mut natives: Vec<Vec<Native>> = Vec::new();
     for i in 0..2 {
@@ -41,30 +38,14 @@ pub async fn run(
         .iter()
         .map(|c| c.rsplit('.').next().unwrap_or(c).to_string())
         .collect();
-    let engines = [sys[0].engine().kind(), sys[1].engine().kind()];
-    let mut cols: [Vec<Col>; 2] = Default::default();
-    for (k, name) in names.iter().enumerate() {
-        let declared = spec.types.as_ref().map(|t| t[k]);
-        let ty = infer(
-            name,
-            declared,
-            [natives[0][k], natives[1][k]],
-            engines,
-            &sys,
-        )?;
-        if !key_type_supported(ty) {
-            return Err(CheckError::Config(format!(
-                "reference column `{name}` compares as {ty}: references must be integers, text, UUIDs or dates (declare `types:`)"
-            )));
-        }
-        for i in 0..2 {
-            cols[i].push(Col {
-                expr: ends[i].columns[k].clone(),
-                ty,
-                native: natives[i][k],
-            });
-        }
-    }
+    let cols = key_columns(
+        &names,
+        spec.types.as_deref(),
+        [&ends[0].columns, &ends[1].columns],
+        [&natives[0], &natives[1]],
+        sys,
+        "reference column",
+    )?;
     let [cc, pc] = cols;
     let side = |i: usize, key| SideSpec {
         table: ends[i].table.table.clone(),

@@ -140,15 +140,7 @@ async fn a_missing_table_is_an_error_that_names_check_system_and_table() {
         return;
     };
     let t = pg.table("present", 3, 1).await;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("driftwatch.yaml"),
-        format!(
-            "systems:\n  legacy: {{url: \"{0}\"}}\n  modern: {{url: \"{0}\"}}\nchecks: [c.yaml]\n",
-            pg.url
-        ),
-    )
-    .unwrap();
+    let dir = both_systems_on(&pg.url);
     std::fs::write(
         dir.path().join("c.yaml"),
         format!("checks:\n  - {{name: gone, kind: row_count, schedule: '@hourly', legacy: {{table: {t}}}, modern: {{table: {t}_gone}}}}\n"),
@@ -172,6 +164,20 @@ async fn a_missing_table_is_an_error_that_names_check_system_and_table() {
     pg.drop_table(&t).await;
 }
 
+/// A folder with a `driftwatch.yaml` whose `legacy` and `modern` systems are both `url` and
+/// whose checks are in `c.yaml` (for the test to write).
+fn both_systems_on(url: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("driftwatch.yaml"),
+        format!(
+            "systems:\n  legacy: {{url: \"{url}\"}}\n  modern: {{url: \"{url}\"}}\nchecks: [c.yaml]\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
 /// `validate --connect` reads no rows but checks every column a check names, not just tables.
 #[tokio::test]
 async fn validate_connect_names_a_misspelt_column() {
@@ -179,15 +185,7 @@ async fn validate_connect_names_a_misspelt_column() {
         return;
     };
     let t = pg.table("cols", 3, 1).await;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("driftwatch.yaml"),
-        format!(
-            "systems:\n  legacy: {{url: \"{0}\"}}\n  modern: {{url: \"{0}\"}}\nchecks: [c.yaml]\n",
-            pg.url
-        ),
-    )
-    .unwrap();
+    let dir = both_systems_on(&pg.url);
     std::fs::write(
         dir.path().join("c.yaml"),
         format!(
