@@ -429,7 +429,6 @@ pub(super) async fn resolve(
             });
         }
     }
-    require_zones(sys, [&cols[0], &cols[1]]).await?;
     let mut names: Vec<String> = mapped.into_iter().map(|(n, _, _)| n).collect();
     let position = |name: &str, field: &str| {
         names.iter().position(|n| n == name).ok_or_else(|| {
@@ -486,44 +485,6 @@ pub(super) async fn resolve(
         names,
         windows,
     })
-}
-
-/// A zone-less timestamp read in a local zone needs the engine to know that zone: fails with
-/// what to do when a server cannot convert it.
-pub(super) async fn require_zones(sys: [&System; 2], cols: [&[Col]; 2]) -> Result<(), CheckError> {
-    for i in 0..2 {
-        let tz = sys[i].config.timezone;
-        let local = cols[i].iter().any(|c| {
-            matches!(c.ty, LogicalType::Timestamp(_))
-                && !matches!(c.native, Native::Timestamp { zoned: true })
-        });
-        if !local || tz == chrono_tz::UTC {
-            continue;
-        }
-        if let Some(probe) = sys[i].engine().dialect().zone_probe(tz) {
-            let rows = sys[i]
-                .fetch_strings(&sql::Query {
-                    sql: probe,
-                    params: Vec::new(),
-                })
-                .await?;
-            if rows
-                .first()
-                .and_then(|r| r.first())
-                .cloned()
-                .flatten()
-                .is_none()
-            {
-                return Err(CheckError::Config(format!(
-                    "system `{}` reads zone-less timestamps in {}, but the server has no time zone tables: \
-                     load them (`mariadb-tzinfo-to-sql /usr/share/zoneinfo | mariadb -u root mysql`) or compare in UTC",
-                    sys[i].name(),
-                    tz.name()
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Orders two canonical version values: numbers numerically, everything else (timestamps,

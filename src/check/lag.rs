@@ -113,13 +113,10 @@ fn both<A, B>(a: Result<A, CheckError>, b: Result<B, CheckError>) -> Result<(A, 
     }
 }
 
-/// One side made concrete: the timestamp's native type, and whether the agent (rather than
-/// the server) converts its local times to UTC.
+/// One side made concrete: the timestamp (first column) and key typed for the engine, which
+/// renders them canonically in UTC.
 struct Resolved {
     side: SideSpec,
-    /// Zone-less values the agent converts from this zone (servers that need time zone
-    /// tables to convert, e.g. MariaDB without them, are spared that).
-    agent_zone: Option<chrono_tz::Tz>,
 }
 
 async fn resolve(side: &LagSide, sys: &System) -> Result<Resolved, CheckError> {
@@ -127,11 +124,6 @@ async fn resolve(side: &LagSide, sys: &System) -> Result<Resolved, CheckError> {
     exprs.extend(side.key.iter().cloned());
     let described = sys.describe(&side.table.table, &exprs).await?;
     let natives: Vec<Native> = described.into_iter().map(|(_, n)| n).collect();
-    let tz = sys.config.timezone;
-    let zoned = matches!(natives[0], Native::Timestamp { zoned: true });
-    let agent_zone =
-        (!zoned && tz != chrono_tz::UTC && sys.engine().dialect().zone_probe(tz).is_some())
-            .then_some(tz);
     let ts = Col {
         expr: side.timestamp.clone(),
         ty: LogicalType::Timestamp(6),
@@ -157,14 +149,8 @@ async fn resolve(side: &LagSide, sys: &System) -> Result<Resolved, CheckError> {
             key,
             columns: vec![ts],
             extra: Vec::new(),
-            // The server converts only when the agent does not.
-            tz: if agent_zone.is_some() {
-                chrono_tz::UTC
-            } else {
-                tz
-            },
+            tz: sys.config.timezone,
         },
-        agent_zone,
     })
 }
 
@@ -176,8 +162,7 @@ fn seconds(d: chrono::Duration) -> f64 {
 
 /// A canonical timestamp read back as UTC.
 fn instant(text: &str, side: &Resolved, system: &System) -> Result<DateTime<Utc>, CheckError> {
-    let zone = side.agent_zone.unwrap_or(chrono_tz::UTC);
-    normalize::parse_timestamp(text, zone)
+    normalize::parse_timestamp(text, chrono_tz::UTC)
         .map(|naive: NaiveDateTime| naive.and_utc())
         .ok_or_else(|| {
             CheckError::Config(format!(
@@ -220,10 +205,7 @@ async fn per_key(
     report: &mut LagReport,
 ) -> Result<Option<f64>, CheckError> {
     let since = now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-    let cutoff_naive = match sides[0].agent_zone {
-        Some(tz) => since.with_timezone(&tz).naive_local(),
-        None => since.naive_utc(),
-    };
+    let cutoff_naive = since.naive_utc();
     let cutoff = normalize::format_timestamp(cutoff_naive, 6);
     let src = &sides[0].side;
     let nkey = src.key.len();

@@ -5,6 +5,7 @@
 
 pub mod diff;
 pub mod normalize;
+pub mod zones;
 
 use std::fmt;
 

@@ -259,10 +259,7 @@ impl Dialect for MySqlDialect {
                 let utc = match col.native {
                     Native::Timestamp { zoned: true } => format!("({e})"),
                     _ if tz == chrono_tz::UTC => format!("({e})"),
-                    _ => format!(
-                        "CONVERT_TZ(({e}), '{}', '+00:00')",
-                        tz.name().replace('\'', "''")
-                    ),
+                    _ => wall_to_utc(e, tz),
                 };
                 let len = if p == 0 { 19 } else { 20 + p as usize };
                 format!("LEFT(DATE_FORMAT({utc}, '%Y-%m-%d %H:%i:%s.%f'), {len})")
@@ -320,13 +317,37 @@ impl Dialect for MySqlDialect {
         let list: Vec<String> = bounds.iter().map(i64::to_string).collect();
         Some(format!("INTERVAL({key}, {})", list.join(", ")))
     }
+}
 
-    fn zone_probe(&self, tz: chrono_tz::Tz) -> Option<String> {
-        Some(format!(
-            "SELECT CAST(CONVERT_TZ('2000-01-01 00:00:00', '{}', '+00:00') AS CHAR)",
-            tz.name().replace('\'', "''")
-        ))
+/// A zone-less wall time in `tz` as UTC, with the agent's own zone rules (see
+/// [`crate::compare::zones`]): no time zone tables needed on the server, and no 1970-2038
+/// limit. A wall time outside the rules' years fails the check (an unreadable datetime is a
+/// warning, which the engine turns into an error) rather than being guessed.
+fn wall_to_utc(e: &str, tz: chrono_tz::Tz) -> String {
+    use crate::compare::zones;
+    fn tree(e: &str, bounds: &[(chrono::NaiveDateTime, i32)], before: i32) -> String {
+        if bounds.is_empty() {
+            return before.to_string();
+        }
+        let mid = bounds.len() / 2;
+        let (at, offset) = bounds[mid];
+        format!(
+            "CASE WHEN ({e}) < TIMESTAMP'{}' THEN {} ELSE {} END",
+            at.format("%Y-%m-%d %H:%M:%S"),
+            tree(e, &bounds[..mid], before),
+            tree(e, &bounds[mid + 1..], offset)
+        )
     }
+    let rules = zones::rules(tz);
+    format!(
+        "CASE WHEN ({e}) >= TIMESTAMP'{first}-01-01 00:00:00' AND ({e}) < TIMESTAMP'{end}-01-01 00:00:00' \
+         THEN ({e}) - INTERVAL ({offset}) SECOND \
+         WHEN ({e}) IS NOT NULL THEN CAST(CONCAT('cannot convert ', ({e}), ' from {zone}: only wall times from {first} to {end} are') AS DATETIME) END",
+        first = zones::FIRST_YEAR,
+        end = zones::END_YEAR,
+        offset = tree(e, &rules.boundaries, rules.initial),
+        zone = tz.name().replace('\'', "''"),
+    )
 }
 
 /// Maps MySQL/MariaDB type names (as the driver reports them) to what comparison needs.

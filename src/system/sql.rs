@@ -105,12 +105,6 @@ pub trait Dialect: Send + Sync {
     fn row_estimate(&self, _table: &str) -> Option<String> {
         None
     }
-
-    /// A query returning NULL when this engine cannot convert from `tz` (MariaDB without
-    /// time zone tables); `None` when it always can.
-    fn zone_probe(&self, _tz: chrono_tz::Tz) -> Option<String> {
-        None
-    }
 }
 
 /// The tokens of a row's values, to be joined with `|`: `N` for NULL, the canonical text for
