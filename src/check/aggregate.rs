@@ -52,6 +52,7 @@ pub async fn run(
                 expr: g.exprs[i].clone(),
                 ty,
                 native: natives[i][k],
+                plain: false,
             });
         }
     }
@@ -89,6 +90,7 @@ pub async fn run(
                 expr: exprs[i].clone(),
                 ty,
                 native,
+                plain: false,
             };
             aggs[i].push(match (m.func, ty) {
                 (AggFn::Count, _) => Aggregate::Count(Some(col(LogicalType::Int, n[i]))),

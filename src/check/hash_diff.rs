@@ -167,6 +167,7 @@ pub(super) fn key_columns(
                 expr: exprs[i][k].clone(),
                 ty,
                 native: natives[i][k],
+                plain: false,
             });
         }
     }
@@ -409,7 +410,7 @@ pub(super) async fn resolve(
     }
     let engines = [sys[0].engine().kind(), sys[1].engine().kind()];
     let nkey = spec.sides[0].key.len();
-    let key_cols = key_columns(
+    let mut key_cols = key_columns(
         &spec.key_names[..nkey],
         spec.key_types.as_deref(),
         [&spec.sides[0].key, &spec.sides[1].key],
@@ -426,7 +427,27 @@ pub(super) async fn resolve(
                 expr: exprs[i].clone(),
                 ty,
                 native: n[i],
+                plain: false,
             });
+        }
+    }
+    // Bare columns the catalog vouches for are rendered with plain casts.
+    for i in 0..2 {
+        let catalog = sys[i].catalog(&spec.sides[i].table.table).await?;
+        if catalog.is_empty() {
+            continue;
+        }
+        let tz = sys[i].config.timezone;
+        let d = sys[i].engine().dialect();
+        for col in key_cols[i].iter_mut().chain(cols[i].iter_mut()) {
+            let bare = col.expr.trim().trim_matches(|c| c == '`' || c == '"');
+            let is_ident = !bare.is_empty()
+                && bare
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '$');
+            if let Some(facts) = catalog.get(&bare.to_ascii_lowercase()).filter(|_| is_ident) {
+                col.plain = d.plain(col, facts, tz);
+            }
         }
     }
     let mut names: Vec<String> = mapped.into_iter().map(|(n, _, _)| n).collect();

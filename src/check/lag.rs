@@ -128,6 +128,7 @@ async fn resolve(side: &LagSide, sys: &System) -> Result<Resolved, CheckError> {
         expr: side.timestamp.clone(),
         ty: LogicalType::Timestamp(6),
         native: natives[0],
+        plain: false,
     };
     let key = side
         .key
@@ -140,6 +141,7 @@ async fn resolve(side: &LagSide, sys: &System) -> Result<Resolved, CheckError> {
                 .filter(|t| *t != LogicalType::Bytes)
                 .unwrap_or(LogicalType::Text),
             native: *n,
+            plain: false,
         })
         .collect();
     Ok(Resolved {

@@ -52,6 +52,20 @@ pub struct Col {
     pub expr: String,
     pub ty: LogicalType,
     pub native: Native,
+    /// The engine's own text of this expression already is its canonical form (the engine
+    /// said so from its catalog: a DECIMAL of exactly the compared scale, a DATETIME of
+    /// exactly the compared precision read in UTC, text already in UTF-8), so the canonical
+    /// expression can be a plain cast: cheaper on every row of a checksum scan.
+    pub plain: bool,
+}
+
+/// What a database's catalog says of one column of a table (lower-case type name).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ColumnFacts {
+    pub data_type: String,
+    pub scale: Option<i64>,
+    pub precision: Option<i64>,
+    pub charset: Option<String>,
 }
 
 /// Everything an engine needs to hash one side of a comparison.

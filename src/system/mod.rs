@@ -387,6 +387,39 @@ impl System {
             .await
     }
 
+    /// What the catalog says of `table`'s columns, by lower-case column name (empty where
+    /// the engine has no catalog to ask).
+    pub async fn catalog(
+        &self,
+        table: &str,
+    ) -> Result<std::collections::HashMap<String, crate::compare::ColumnFacts>, DbError> {
+        let Some(sql) = self.engine.dialect().catalog(table) else {
+            return Ok(Default::default());
+        };
+        let rows = self
+            .fetch_strings(&sql::Query {
+                sql,
+                params: Vec::new(),
+            })
+            .await?;
+        let num = |v: &Option<String>| v.as_deref().and_then(|t| t.parse().ok());
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let name = r.first()?.clone()?.to_ascii_lowercase();
+                Some((
+                    name,
+                    crate::compare::ColumnFacts {
+                        data_type: r.get(1)?.clone()?.to_ascii_lowercase(),
+                        scale: num(r.get(2)?),
+                        precision: num(r.get(3)?),
+                        charset: r.get(4)?.clone().map(|c| c.to_ascii_lowercase()),
+                    },
+                ))
+            })
+            .collect())
+    }
+
     /// Connect if needed and return the server version; updates `driftwatch_system_up`.
     pub async fn ping(&self) -> Result<String, DbError> {
         self.query(

@@ -222,6 +222,7 @@ impl Dialect for MySqlDialect {
                 Native::Int => format!("CAST(({e}) + 0 AS CHAR)"),
                 _ => format!("CAST(CAST(({e}) AS DECIMAL(65,0)) AS CHAR)"),
             },
+            LogicalType::Decimal(_) if col.plain => format!("CAST(({e}) AS CHAR)"),
             LogicalType::Decimal(s) => format!("CAST(CAST(({e}) AS DECIMAL(65,{s})) AS CHAR)"),
             LogicalType::Float(p) => {
                 // `normalize::float_canonical` step for step: LOG10 and POW are glibc's
@@ -251,8 +252,10 @@ impl Dialect for MySqlDialect {
                 ),
                 _ => format!("CASE WHEN ({e}) <> 0 THEN '1' WHEN ({e}) = 0 THEN '0' END"),
             },
+            LogicalType::Text if col.plain => format!("({e})"),
             LogicalType::Text => format!("CONVERT(({e}) USING utf8mb4)"),
             LogicalType::Date => format!("DATE_FORMAT(({e}), '%Y-%m-%d')"),
+            LogicalType::Timestamp(_) if col.plain => format!("CAST(({e}) AS CHAR)"),
             LogicalType::Timestamp(p) => {
                 // TIMESTAMP columns arrive in the session zone, which is UTC; DATETIME columns
                 // are zone-less and read in the system's zone.
@@ -297,6 +300,38 @@ impl Dialect for MySqlDialect {
 
     fn sample_from(&self, table: &str, fraction: f64) -> (String, Option<String>) {
         (table.to_string(), Some(format!("RAND() < {fraction}")))
+    }
+
+    fn catalog(&self, table: &str) -> Option<String> {
+        let (schema, name) = match table.rsplit_once('.') {
+            Some((s, n)) => (format!("'{}'", s.replace('\'', "''")), n),
+            None => ("DATABASE()".to_string(), table),
+        };
+        Some(format!(
+            "SELECT CAST(COLUMN_NAME AS CHAR), CAST(DATA_TYPE AS CHAR), CAST(NUMERIC_SCALE AS CHAR), \
+             CAST(DATETIME_PRECISION AS CHAR), CAST(CHARACTER_SET_NAME AS CHAR) \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = '{}'",
+            name.replace('\'', "''")
+        ))
+    }
+
+    fn plain(&self, col: &Col, facts: &crate::compare::ColumnFacts, tz: chrono_tz::Tz) -> bool {
+        match col.ty {
+            // DECIMAL(M,S) prints exactly S fractional digits.
+            LogicalType::Decimal(s) => {
+                facts.data_type == "decimal" && facts.scale == Some(i64::from(s))
+            }
+            // DATETIME(P) prints exactly P fractional digits (none for 0); read in UTC, so
+            // no conversion either.
+            LogicalType::Timestamp(p) => {
+                facts.data_type == "datetime"
+                    && facts.precision == Some(i64::from(p))
+                    && tz == chrono_tz::UTC
+            }
+            // Already UTF-8: no conversion.
+            LogicalType::Text => facts.charset.as_deref() == Some("utf8mb4"),
+            _ => false,
+        }
     }
 
     fn row_estimate(&self, table: &str) -> Option<String> {

@@ -176,6 +176,7 @@ impl Dialect for PgDialect {
                 Native::Int => format!("CAST(({e}) AS TEXT)"),
                 _ => format!("CAST(ROUND(CAST(({e}) AS NUMERIC)) AS TEXT)"),
             },
+            LogicalType::Decimal(_) if col.plain => format!("CAST(({e}) AS TEXT)"),
             LogicalType::Decimal(s) => format!("CAST(ROUND(CAST(({e}) AS NUMERIC), {s}) AS TEXT)"),
             LogicalType::Float(p) => {
                 // `normalize::float_canonical` step for step: LOG and POWER on doubles are
@@ -275,6 +276,25 @@ impl Dialect for PgDialect {
             format!("{table} TABLESAMPLE BERNOULLI ({})", fraction * 100.0),
             None,
         )
+    }
+
+    fn catalog(&self, table: &str) -> Option<String> {
+        let (schema, name) = match table.rsplit_once('.') {
+            Some((s, n)) => (format!("'{}'", s.trim().replace('\'', "''")), n.trim()),
+            None => ("current_schema()".to_string(), table.trim()),
+        };
+        Some(format!(
+            "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT), CAST(numeric_scale AS TEXT), \
+             CAST(datetime_precision AS TEXT), CAST(character_set_name AS TEXT) \
+             FROM information_schema.columns WHERE table_schema = {schema} AND table_name = '{}'",
+            name.replace('\'', "''")
+        ))
+    }
+
+    fn plain(&self, col: &Col, facts: &crate::compare::ColumnFacts, _tz: chrono_tz::Tz) -> bool {
+        // NUMERIC(P,S) prints exactly S fractional digits.
+        matches!(col.ty, LogicalType::Decimal(s)
+            if facts.data_type == "numeric" && facts.scale == Some(i64::from(s)))
     }
 
     fn row_estimate(&self, table: &str) -> Option<String> {

@@ -50,6 +50,18 @@ pub trait Dialect: Send + Sync {
     /// `COALESCE('V' || chars || ':' || x, 'N')` in this dialect.
     fn text_token(&self, canonical: &str) -> String;
 
+    /// A query listing the table's columns as (name, data type, numeric scale, datetime
+    /// precision, character set), all text; `None` where the engine has no such catalog.
+    fn catalog(&self, _table: &str) -> Option<String> {
+        None
+    }
+
+    /// Whether `col` (a bare column with these catalog facts, read in `tz`) can be rendered
+    /// with a plain cast (see [`Col::plain`]).
+    fn plain(&self, _col: &Col, _facts: &crate::compare::ColumnFacts, _tz: chrono_tz::Tz) -> bool {
+        false
+    }
+
     /// `COALESCE('V' || x, 'N')`: the token of the row's last free-text value, which needs
     /// no length (see [`tokens`]).
     fn text_token_tail(&self, canonical: &str) -> String {
@@ -629,6 +641,7 @@ fn order_key(d: &dyn Dialect, col: &Col, tz: chrono_tz::Tz) -> String {
             expr: d.canonical(col, tz),
             ty: LogicalType::Text,
             native: crate::compare::Native::Text,
+            plain: false,
         })
     }
 }
@@ -866,6 +879,7 @@ pub fn aggregates(d: &dyn Dialect, side: &SideSpec, aggs: &[Aggregate]) -> Query
                             expr: format!("{f}({m})"),
                             ty: LogicalType::Text,
                             native: crate::compare::Native::Other,
+                            plain: false,
                         },
                         side.tz,
                     ));
