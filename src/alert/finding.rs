@@ -304,28 +304,19 @@ fn plural(n: i64) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{Differences, Status, ThresholdsOut};
+    use crate::check::{Differences, Status};
 
     fn run() -> CheckRun {
         CheckRun {
-            name: "patients_rows".into(),
-            kind: "row_count".into(),
-            status: Status::Critical,
-            started_at: chrono::Utc::now(),
             duration_seconds: 0.1,
             rows: vec![("legacy".into(), 100), ("modern".into(), 125)],
             row_count_difference: Some(25),
-            differences: None,
-            samples: None,
-            transient: None,
-            sample: None,
-            lag_seconds: None,
-            lag: None,
-            orphans: None,
-            groups: None,
-            load: Vec::new(),
-            thresholds: ThresholdsOut::default(),
-            error: None,
+            ..CheckRun::new(
+                "patients_rows",
+                "row_count",
+                Status::Critical,
+                chrono::Utc::now(),
+            )
         }
     }
 

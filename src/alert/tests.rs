@@ -49,30 +49,24 @@ pub fn sample_with(id: i64, legacy_value: &str) -> Difference {
 /// A critical hash_diff run: 25 rows missing in legacy, 52 changed.
 pub fn run(status: Status, at_secs: i64) -> CheckRun {
     CheckRun {
-        name: "patients_content".into(),
-        kind: "hash_diff".into(),
-        status,
-        started_at: t0() + chrono::Duration::seconds(at_secs),
         duration_seconds: 0.5,
         rows: vec![("legacy".into(), 100), ("modern".into(), 125)],
-        row_count_difference: None,
         differences: Some(Differences {
             missing: vec![("legacy".into(), 25), ("modern".into(), 0)],
             changed: 52,
         }),
         samples: Some(vec![sample_with(37, "Acme"), sample_with(38, "Acme")]),
         transient: Some(0),
-        sample: None,
-        lag_seconds: None,
-        lag: None,
-        orphans: None,
-        groups: None,
-        load: Vec::new(),
         thresholds: ThresholdsOut {
             warning: Some("1".into()),
             critical: Some("50".into()),
         },
-        error: None,
+        ..CheckRun::new(
+            "patients_content",
+            "hash_diff",
+            status,
+            t0() + chrono::Duration::seconds(at_secs),
+        )
     }
 }
 

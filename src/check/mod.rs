@@ -406,24 +406,9 @@ pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -
         critical: check.thresholds.critical.map(|t| t.to_string()),
     };
     let base = CheckRun {
-        name: check.name.clone(),
-        kind: check.kind.as_str().to_string(),
-        status: Status::Error,
-        started_at,
         duration_seconds,
-        rows: Vec::new(),
-        row_count_difference: None,
-        differences: None,
-        samples: None,
-        transient: None,
-        sample: None,
-        lag_seconds: None,
-        lag: None,
-        orphans: None,
-        groups: None,
-        load: Vec::new(),
         thresholds,
-        error: None,
+        ..CheckRun::new(&check.name, check.kind.as_str(), Status::Error, started_at)
     };
     match result {
         Ok(Ok(outcome)) => CheckRun {
@@ -515,6 +500,30 @@ pub fn announce(check: &CheckConfig, metrics: &Metrics) {
 }
 
 impl CheckRun {
+    /// A run with nothing found yet: what every kind's result starts from.
+    pub fn new(name: &str, kind: &str, status: Status, started_at: DateTime<Utc>) -> CheckRun {
+        CheckRun {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            status,
+            started_at,
+            duration_seconds: 0.0,
+            rows: Vec::new(),
+            row_count_difference: None,
+            differences: None,
+            samples: None,
+            transient: None,
+            sample: None,
+            lag_seconds: None,
+            lag: None,
+            orphans: None,
+            groups: None,
+            load: Vec::new(),
+            thresholds: ThresholdsOut::default(),
+            error: None,
+        }
+    }
+
     /// The telemetry event of a finished run: logs it and updates every metric it touches.
     pub fn record(&self, check: &CheckConfig, metrics: &Metrics) {
         let name = self.name.as_str();

@@ -9,7 +9,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolO
 use sqlx::{ConnectOptions, Executor};
 use std::str::FromStr;
 
-use super::sql::{Dialect, Param, Query};
+use super::sql::{schema_and_name, Dialect, Param, Query};
 use super::{classify_common, DbErrorKind, Engine};
 use crate::compare::normalize::LogicalType;
 use crate::compare::{Col, Native};
@@ -303,15 +303,11 @@ impl Dialect for MySqlDialect {
     }
 
     fn catalog(&self, table: &str) -> Option<String> {
-        let (schema, name) = match table.rsplit_once('.') {
-            Some((s, n)) => (format!("'{}'", s.replace('\'', "''")), n),
-            None => ("DATABASE()".to_string(), table),
-        };
+        let (schema, name) = schema_and_name(table, "DATABASE()");
         Some(format!(
             "SELECT CAST(COLUMN_NAME AS CHAR), CAST(DATA_TYPE AS CHAR), CAST(NUMERIC_SCALE AS CHAR), \
              CAST(DATETIME_PRECISION AS CHAR), CAST(CHARACTER_SET_NAME AS CHAR) \
-             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = '{}'",
-            name.replace('\'', "''")
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name}",
         ))
     }
 
@@ -335,13 +331,9 @@ impl Dialect for MySqlDialect {
     }
 
     fn row_estimate(&self, table: &str) -> Option<String> {
-        let (schema, name) = match table.rsplit_once('.') {
-            Some((s, n)) => (format!("'{}'", s.replace('\'', "''")), n),
-            None => ("DATABASE()".to_string(), table),
-        };
+        let (schema, name) = schema_and_name(table, "DATABASE()");
         Some(format!(
-            "SELECT CAST(TABLE_ROWS AS SIGNED) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = '{}'",
-            name.replace('\'', "''")
+            "SELECT CAST(TABLE_ROWS AS SIGNED) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name}"
         ))
     }
 

@@ -7,7 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::ConnectOptions;
 use std::str::FromStr;
 
-use super::sql::{Dialect, Param, Query};
+use super::sql::{schema_and_name, Dialect, Param, Query};
 use super::{classify_common, DbErrorKind, Engine};
 use crate::compare::normalize::LogicalType;
 use crate::compare::{Col, Native};
@@ -279,15 +279,11 @@ impl Dialect for PgDialect {
     }
 
     fn catalog(&self, table: &str) -> Option<String> {
-        let (schema, name) = match table.rsplit_once('.') {
-            Some((s, n)) => (format!("'{}'", s.trim().replace('\'', "''")), n.trim()),
-            None => ("current_schema()".to_string(), table.trim()),
-        };
+        let (schema, name) = schema_and_name(table, "current_schema()");
         Some(format!(
             "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT), CAST(numeric_scale AS TEXT), \
              CAST(datetime_precision AS TEXT), CAST(character_set_name AS TEXT) \
-             FROM information_schema.columns WHERE table_schema = {schema} AND table_name = '{}'",
-            name.replace('\'', "''")
+             FROM information_schema.columns WHERE table_schema = {schema} AND table_name = {name}"
         ))
     }
 

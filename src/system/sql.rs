@@ -8,6 +8,16 @@
 use crate::compare::normalize::LogicalType;
 use crate::compare::{Bucket, Col, Key, KeyPart, Range, SideSpec};
 
+/// A possibly schema-qualified table name as two SQL string literals for catalog queries:
+/// the schema (or `current`, the engine's expression for the session's schema) and the name.
+pub fn schema_and_name(table: &str, current: &str) -> (String, String) {
+    let literal = |s: &str| format!("'{}'", s.trim().replace('\'', "''"));
+    match table.rsplit_once('.') {
+        Some((s, n)) => (literal(s), literal(n)),
+        None => (current.to_string(), literal(table)),
+    }
+}
+
 /// A bound parameter.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Param {

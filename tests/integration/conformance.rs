@@ -1184,19 +1184,7 @@ async fn mariadb_wall_time_beyond_the_zone_rules_is_an_error() {
         return;
     };
     let cases = [(Some("2150-07-01 12:00:00"), Some("2150-07-01 10:00:00"))];
-    let tw = load_wall(&my, &cases).await;
-    let tp = load_wall(&pg, &cases).await;
-    let wall = Side {
-        db: &my,
-        table: &tw,
-        timezone: Some("Europe/Berlin"),
-    };
-    let instant = Side {
-        db: &pg,
-        table: &tp,
-        timezone: None,
-    };
-    let run = hash_diff(&wall, &instant, TS_COLUMN).await;
+    let (run, tw, tp) = berlin_run(&my, &pg, &cases).await;
     assert_eq!(run.status, Status::Error, "{:?}", run.samples);
     let e = run.error.unwrap_or_default();
     assert!(
@@ -1205,6 +1193,34 @@ async fn mariadb_wall_time_beyond_the_zone_rules_is_an_error() {
     );
     my.drop_table(&tw).await;
     pg.drop_table(&tp).await;
+}
+
+/// Loads `cases` as Berlin wall times on `w` and instants on `pg`, and compares them; returns
+/// the run and the two tables.
+async fn berlin_run(
+    w: &Db,
+    pg: &Db,
+    cases: &[(Option<&str>, Option<&str>)],
+) -> (CheckRun, String, String) {
+    let tw = load_wall(w, cases).await;
+    let tp = load_wall(pg, cases).await;
+    let run = berlin_compare(w, &tw, pg, &tp).await;
+    (run, tw, tp)
+}
+
+/// Berlin wall times in `tw` on `w` against the instants in `tp` on PostgreSQL.
+async fn berlin_compare(w: &Db, tw: &str, pg: &Db, tp: &str) -> CheckRun {
+    let wall = Side {
+        db: w,
+        table: tw,
+        timezone: Some("Europe/Berlin"),
+    };
+    let instant = Side {
+        db: pg,
+        table: tp,
+        timezone: None,
+    };
+    hash_diff(&wall, &instant, TS_COLUMN).await
 }
 
 /// Berlin wall times on `wall_backend` against PostgreSQL TIMESTAMPTZ instants: equal, and a
@@ -1216,22 +1232,10 @@ async fn berlin_vs_instants(wall_backend: Backend, cases: &[(Option<&str>, Optio
     ) else {
         return;
     };
-    let tw = load_wall(&w, cases).await;
-    let tp = load_wall(&pg, cases).await;
-    let wall = Side {
-        db: &w,
-        table: &tw,
-        timezone: Some("Europe/Berlin"),
-    };
-    let instant = Side {
-        db: &pg,
-        table: &tp,
-        timezone: None,
-    };
     let what = format!("{wall_backend:?} Berlin wall time vs PostgreSQL TIMESTAMPTZ");
-    let run = hash_diff(&wall, &instant, TS_COLUMN).await;
+    let (run, tw, tp) = berlin_run(&w, &pg, cases).await;
+    assert_equal(&run, &what);
     {
-        assert_equal(&run, &what);
         // 01:59:59.999999 CET -> 03:00:00 CEST is one microsecond later.
         if let Some(i) = cases
             .iter()
@@ -1241,7 +1245,7 @@ async fn berlin_vs_instants(wall_backend: Backend, cases: &[(Option<&str>, Optio
                 "UPDATE {tw} SET wall = '2026-03-29 03:00:00' WHERE id = {i}"
             ))
             .await;
-            let run = hash_diff(&wall, &instant, TS_COLUMN).await;
+            let run = berlin_compare(&w, &tw, &pg, &tp).await;
             assert_eq!(run.error, None, "{what}");
             let samples = run.samples.unwrap_or_default();
             assert_eq!(samples.len(), 1, "{what}: {samples:#?}");
