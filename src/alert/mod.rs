@@ -11,7 +11,6 @@
 //! This module decides; it never speaks HTTP. The one-shot `driftwatch check` never builds it,
 //! so it sends nothing.
 
-pub mod finding;
 pub mod outbox;
 pub mod sink;
 pub mod state;
@@ -25,12 +24,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Mutex, Notify};
 use tokio::task::JoinSet;
 
+pub use crate::check::finding::{describe, Finding};
 use crate::check::{CheckRun, Difference, ThresholdsOut};
 use crate::config::{AlertConfig, CheckConfig, Config};
 use crate::metrics::Metrics;
 use crate::schedule::Clock;
 use crate::state::{NewNotification, State, StateError};
-pub use finding::{describe, Finding};
 pub use state::{AlertKind, CheckAlerts, Phase, Reason, Rules, Severity, Transition};
 
 /// Differences a notification carries (receivers may show fewer to stay within their limits).

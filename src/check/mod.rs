@@ -4,6 +4,7 @@
 //! records the resulting [`CheckRun`] in the metrics and logs.
 
 mod aggregate;
+pub mod finding;
 mod hash_diff;
 mod hash_sample;
 mod lag;
@@ -541,18 +542,13 @@ impl CheckRun {
             tracing::warn!(check = name, kind = %self.kind, error = %error, "check failed");
             return;
         }
-        let rows = self
-            .rows
-            .iter()
-            .map(|(s, n)| format!("{s}={n}"))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let found = finding::describe(self).headline;
         match self.status {
             Status::Ok => {
-                tracing::info!(check = name, status = "ok", rows = %rows, duration_seconds = self.duration_seconds, "check passed")
+                tracing::info!(check = name, status = "ok", finding = %found, duration_seconds = self.duration_seconds, "check passed")
             }
             status => {
-                tracing::warn!(check = name, status = status.as_str(), rows = %rows, difference = self.row_count_difference.unwrap_or(0), duration_seconds = self.duration_seconds, "check found drift")
+                tracing::warn!(check = name, status = status.as_str(), finding = %found, duration_seconds = self.duration_seconds, "check found drift")
             }
         }
     }

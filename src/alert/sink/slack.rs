@@ -318,7 +318,7 @@ mod tests {
         n.description = Some("d".repeat(10_000));
         n.summary = "s".repeat(100_000);
         for i in 0..30 {
-            n.finding.facts.push(crate::alert::finding::Fact {
+            n.finding.facts.push(crate::check::finding::Fact {
                 key: format!("k{i}"),
                 label: format!("label {i}"),
                 value: json!("x".repeat(5000)),

@@ -1,6 +1,7 @@
 //! What a run found, in words and numbers, for people reading an alert: one headline and a
 //! list of labelled facts (rows per system, missing and changed rows, the sample estimate...).
-//! Every sink renders the same [`Finding`]; none of them reads a [`CheckRun`] itself.
+//! Every sink renders the same [`Finding`], and the agent logs its headline; no sink reads a
+//! [`CheckRun`] itself.
 //!
 //! Each part of a run is described by one small function in [`DESCRIBERS`]: a new kind of
 //! finding (lag, orphans, aggregate groups) is one more function there.
