@@ -782,18 +782,28 @@ pub fn orphans_local(
 /// [`order_key`], each with its row count when `counted`: one side of a cross-system
 /// reference check, streamed and merged by the agent.
 pub fn ordered_keys(d: &dyn Dialect, side: &SideSpec, counted: bool) -> Query {
-    let n = side.key.len();
+    // An integer orders by itself and its text follows from it: group and order by the
+    // value alone. Anything else is grouped by the bytes of its canonical text too.
     let mut inner: Vec<String> = Vec::new();
+    let mut shown: Vec<String> = Vec::new();
+    let mut group: Vec<String> = Vec::new();
+    let mut order: Vec<String> = Vec::new();
     for (i, c) in side.key.iter().enumerate() {
-        inner.push(format!("{} AS k{i}", d.canonical(c, side.tz)));
         inner.push(format!("{} AS o{i}", order_key(d, c, side.tz)));
+        order.push(format!("o{i}"));
+        group.push(format!("o{i}"));
+        if c.ty == LogicalType::Int {
+            // Named apart from `o{i}`: ORDER BY would take an output column of that name.
+            shown.push(format!("{} AS key{i}", d.to_text(&format!("o{i}"))));
+        } else {
+            inner.push(format!("{} AS k{i}", d.canonical(c, side.tz)));
+            shown.push(format!("k{i}"));
+            group.push(format!("k{i}"));
+        }
     }
     let sql = format!(
-        "SELECT {}, {} FROM (SELECT {} {}) t GROUP BY {}, {} ORDER BY {}",
-        (0..n)
-            .map(|i| format!("k{i}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        "SELECT {}, {} FROM (SELECT {} {}) t GROUP BY {} ORDER BY {}",
+        shown.join(", "),
         if counted {
             d.to_text("COUNT(*)")
         } else {
@@ -801,18 +811,8 @@ pub fn ordered_keys(d: &dyn Dialect, side: &SideSpec, counted: bool) -> Query {
         },
         inner.join(", "),
         from_where(d, side, Some(not_null(&side.key))),
-        (0..n)
-            .map(|i| format!("o{i}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        (0..n)
-            .map(|i| format!("k{i}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        (0..n)
-            .map(|i| format!("o{i}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        group.join(", "),
+        order.join(", "),
     );
     Query {
         sql,
