@@ -335,6 +335,56 @@ async fn tiny_empty_and_sparse_tables() {
     b.drop_table(&tb).await;
 }
 
+/// On `b`'s copy: change the amount of `changed`, delete `deleted`, insert `inserted` (with
+/// `flag` as the flag literal); then a diff finds exactly those, classified.
+async fn inject_and_find(
+    (a, ta): (&Db, &str),
+    (b, tb): (&Db, &str),
+    mut changed: Vec<i64>,
+    deleted: &[i64],
+    inserted: Vec<i64>,
+    flag: &str,
+) -> CheckRun {
+    let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    b.exec(&format!(
+        "UPDATE {tb} SET amount = amount + 1 WHERE id IN ({})",
+        list(&changed)
+    ))
+    .await;
+    b.exec(&format!("DELETE FROM {tb} WHERE id IN ({})", list(deleted)))
+        .await;
+    let values: Vec<String> = inserted
+        .iter()
+        .map(|id| format!("({id}, 1.00, 'x', '2026-01-01 00:00:00', {flag})"))
+        .collect();
+    b.exec(&format!(
+        "INSERT INTO {tb} (id, amount, name, updated_at, flag) VALUES {}",
+        values.join(",")
+    ))
+    .await;
+    let run = hash_diff(a, ta, b, tb, TYPED, "").await;
+    assert_eq!(run.error, None);
+    let samples = run.samples.clone().unwrap();
+    let of = |kind: &str| {
+        let mut ids: Vec<i64> = samples
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| s.key["id"].as_i64().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    changed.sort_unstable();
+    let mut deleted = deleted.to_vec();
+    deleted.sort_unstable();
+    assert_eq!(of("changed"), changed);
+    assert_eq!(of("missing_in_beta"), deleted);
+    let mut inserted = inserted;
+    inserted.sort_unstable();
+    assert_eq!(of("missing_in_alpha"), inserted);
+    run
+}
+
 /// Differences on segment boundaries, past the last key, and clustered in one segment (so
 /// buckets of one segment reach the leaves at different depths) are all found.
 #[tokio::test]
@@ -350,48 +400,16 @@ async fn differences_at_segment_edges_and_in_clusters() {
     let tb = load(&b, "hd_edges", &data).await;
     let mut changed = vec![20000, 20010, 40000, 40010, 60010, 80010, 10, 90000];
     changed.extend((0..40).map(|i| 50_000 + i * 30)); // a cluster of 40 in one segment
-    let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    b.exec(&format!(
-        "UPDATE {tb} SET amount = amount + 1 WHERE id IN ({})",
-        list(&changed)
-    ))
-    .await;
-    let deleted = [30010, 70000, 90000 - 10];
-    b.exec(&format!(
-        "DELETE FROM {tb} WHERE id IN ({})",
-        list(&deleted)
-    ))
-    .await;
     let inserted: Vec<i64> = (1..=30).map(|i| 90_000 + i * 7).collect();
-    let values: Vec<String> = inserted
-        .iter()
-        .map(|id| format!("({id}, 1.00, 'x', '2026-01-01 00:00:00', 1)"))
-        .collect();
-    b.exec(&format!(
-        "INSERT INTO {tb} (id, amount, name, updated_at, flag) VALUES {}",
-        values.join(",")
-    ))
+    let run = inject_and_find(
+        (&a, &ta),
+        (&b, &tb),
+        changed,
+        &[30010, 70000, 90000 - 10],
+        inserted,
+        "1",
+    )
     .await;
-
-    let run = hash_diff(&a, &ta, &b, &tb, TYPED, "").await;
-    assert_eq!(run.error, None);
-    let samples = run.samples.unwrap();
-    let of = |kind: &str| {
-        let mut ids: Vec<i64> = samples
-            .iter()
-            .filter(|s| s.kind == kind)
-            .map(|s| s.key["id"].as_i64().unwrap())
-            .collect();
-        ids.sort_unstable();
-        ids
-    };
-    let sorted = |mut v: Vec<i64>| {
-        v.sort_unstable();
-        v
-    };
-    assert_eq!(of("changed"), sorted(changed));
-    assert_eq!(of("missing_in_beta"), sorted(deleted.to_vec()));
-    assert_eq!(of("missing_in_alpha"), inserted);
     let load = &run.load;
     assert!(
         load.iter().all(|(_, l)| l.rows < 9000),
@@ -419,45 +437,15 @@ async fn dense_keys_differences_at_block_edges_and_in_clusters() {
     let tb = load(&b, "hd_dense", &data).await;
     let mut changed: Vec<i64> = vec![1, 2048, 2049, 4096, 4097, 20_000, 19_999];
     changed.extend((0..40).map(|i| 10_000 + i * 13));
-    let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    b.exec(&format!(
-        "UPDATE {tb} SET amount = amount + 1 WHERE id IN ({})",
-        list(&changed)
-    ))
+    let run = inject_and_find(
+        (&a, &ta),
+        (&b, &tb),
+        changed,
+        &[2047, 8192, 16_385],
+        vec![-5, 0, 20_001, 25_000, 1_000_000_000],
+        "true",
+    )
     .await;
-    let deleted = [2047, 8192, 16_385];
-    b.exec(&format!(
-        "DELETE FROM {tb} WHERE id IN ({})",
-        list(&deleted)
-    ))
-    .await;
-    let inserted: Vec<i64> = vec![-5, 0, 20_001, 25_000, 1_000_000_000];
-    let values: Vec<String> = inserted
-        .iter()
-        .map(|id| format!("({id}, 1.00, 'x', '2026-01-01 00:00:00', true)"))
-        .collect();
-    b.exec(&format!(
-        "INSERT INTO {tb} (id, amount, name, updated_at, flag) VALUES {}",
-        values.join(",")
-    ))
-    .await;
-
-    let run = hash_diff(&a, &ta, &b, &tb, TYPED, "").await;
-    assert_eq!(run.error, None);
-    let samples = run.samples.unwrap();
-    let of = |kind: &str| {
-        let mut ids: Vec<i64> = samples
-            .iter()
-            .filter(|s| s.kind == kind)
-            .map(|s| s.key["id"].as_i64().unwrap())
-            .collect();
-        ids.sort_unstable();
-        ids
-    };
-    changed.sort_unstable();
-    assert_eq!(of("changed"), changed);
-    assert_eq!(of("missing_in_beta"), deleted.to_vec());
-    assert_eq!(of("missing_in_alpha"), inserted);
     assert_eq!(
         run.rows,
         vec![("alpha".to_string(), 20_000), ("beta".to_string(), 20_002)]
