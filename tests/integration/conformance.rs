@@ -1877,47 +1877,26 @@ async fn keyed(kind: KeyKind, ba: Backend, bb: Backend) {
     b.drop_table(&tb).await;
 }
 
-#[tokio::test]
-async fn text_keys_postgres_vs_mariadb() {
-    keyed(KeyKind::Text, Backend::Postgres, Backend::MySql).await;
+/// Every key kind in every pairing of engines.
+macro_rules! keyed_tests {
+    ($($name:ident: $kind:ident, $a:ident, $b:ident;)*) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                keyed(KeyKind::$kind, Backend::$a, Backend::$b).await;
+            }
+        )*
+    };
 }
 
-#[tokio::test]
-async fn text_keys_postgres_vs_sqlite() {
-    keyed(KeyKind::Text, Backend::Postgres, Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn text_keys_mariadb_vs_sqlite() {
-    keyed(KeyKind::Text, Backend::MySql, Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn date_keys_postgres_vs_mariadb() {
-    keyed(KeyKind::Date, Backend::Postgres, Backend::MySql).await;
-}
-
-#[tokio::test]
-async fn date_keys_postgres_vs_sqlite() {
-    keyed(KeyKind::Date, Backend::Postgres, Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn date_keys_mariadb_vs_sqlite() {
-    keyed(KeyKind::Date, Backend::MySql, Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn uuid_keys_upper_case_postgres_vs_mariadb() {
-    keyed(KeyKind::Uuid, Backend::Postgres, Backend::MySql).await;
-}
-
-#[tokio::test]
-async fn uuid_keys_upper_case_postgres_vs_sqlite() {
-    keyed(KeyKind::Uuid, Backend::Postgres, Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn uuid_keys_upper_case_mariadb_vs_sqlite() {
-    keyed(KeyKind::Uuid, Backend::MySql, Backend::Sqlite).await;
+keyed_tests! {
+    text_keys_postgres_vs_mariadb: Text, Postgres, MySql;
+    text_keys_postgres_vs_sqlite: Text, Postgres, Sqlite;
+    text_keys_mariadb_vs_sqlite: Text, MySql, Sqlite;
+    date_keys_postgres_vs_mariadb: Date, Postgres, MySql;
+    date_keys_postgres_vs_sqlite: Date, Postgres, Sqlite;
+    date_keys_mariadb_vs_sqlite: Date, MySql, Sqlite;
+    uuid_keys_upper_case_postgres_vs_mariadb: Uuid, Postgres, MySql;
+    uuid_keys_upper_case_postgres_vs_sqlite: Uuid, Postgres, Sqlite;
+    uuid_keys_upper_case_mariadb_vs_sqlite: Uuid, MySql, Sqlite;
 }
