@@ -1643,48 +1643,27 @@ async fn unreadable(backend: Backend, ddl: &str, cases: &[(&str, &str, &str)]) {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-#[tokio::test]
+/// Text that is not what it is compared as, and what an engine would silently make of it.
+const UNREADABLE: &[(&str, &str, &str)] = &[
+    ("'maybe'", "NULL", "bool"),
+    ("'2026-02-30'", "NULL", "date"),
+    ("'n/a'", "'0'", "decimal(2)"),
+    ("'12abc'", "'12'", "int"),
+];
 
+#[tokio::test]
 async fn unreadable_value_is_an_error_postgres() {
-    unreadable(
-        Backend::Postgres,
-        "TEXT",
-        &[
-            ("'maybe'", "NULL", "bool"),
-            ("'2026-02-30'", "NULL", "date"),
-        ],
-    )
-    .await;
+    unreadable(Backend::Postgres, "TEXT", UNREADABLE).await;
 }
 
 #[tokio::test]
 async fn unreadable_value_is_an_error_mariadb() {
-    unreadable(
-        Backend::MySql,
-        "VARCHAR(20) NULL",
-        &[
-            ("'maybe'", "NULL", "bool"),
-            ("'2026-02-30'", "NULL", "date"),
-            ("'n/a'", "'0'", "decimal(2)"),
-            ("'12abc'", "'12'", "int"),
-        ],
-    )
-    .await;
+    unreadable(Backend::MySql, "VARCHAR(20) NULL", UNREADABLE).await;
 }
 
 #[tokio::test]
 async fn unreadable_value_is_an_error_sqlite() {
-    unreadable(
-        Backend::Sqlite,
-        "TEXT",
-        &[
-            ("'maybe'", "NULL", "bool"),
-            ("'2026-02-30'", "NULL", "date"),
-            ("'n/a'", "'0'", "decimal(2)"),
-            ("'12abc'", "'12'", "int"),
-        ],
-    )
-    .await;
+    unreadable(Backend::Sqlite, "TEXT", UNREADABLE).await;
 }
 
 // ---------------------------------------------------------------------------------------
