@@ -1,6 +1,19 @@
 //! Shared helpers: reaching the test servers, creating tables with a writable admin
 //! connection (the agent itself only reads), building configs, polling the agent.
 
+/// One test per line, each calling `$run` with its arguments: the same test stamped out for
+/// every pairing of engines (or kind of key).
+macro_rules! stamp_tests {
+    ($run:ident; $($name:ident: $($arg:expr),+;)*) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $run($($arg),+).await;
+            }
+        )*
+    };
+}
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};

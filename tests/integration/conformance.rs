@@ -1077,19 +1077,11 @@ async fn conformance(ba: Backend, bb: Backend) {
     b.drop_table(&tb).await;
 }
 
-#[tokio::test]
-async fn postgres_vs_mariadb() {
-    conformance(Backend::Postgres, Backend::MySql).await;
-}
-
-#[tokio::test]
-async fn postgres_vs_sqlite() {
-    conformance(Backend::Postgres, Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn mariadb_vs_sqlite() {
-    conformance(Backend::MySql, Backend::Sqlite).await;
+stamp_tests! {
+    conformance;
+    postgres_vs_mariadb: Backend::Postgres, Backend::MySql;
+    postgres_vs_sqlite: Backend::Postgres, Backend::Sqlite;
+    mariadb_vs_sqlite: Backend::MySql, Backend::Sqlite;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1257,37 +1249,14 @@ async fn berlin_vs_instants(wall_backend: Backend, cases: &[(Option<&str>, Optio
     pg.drop_table(&tp).await;
 }
 
-#[tokio::test]
-async fn berlin_wall_time_postgres_vs_postgres_timestamptz() {
-    berlin_vs_instants(Backend::Postgres, BERLIN).await;
-}
-
-#[tokio::test]
-async fn berlin_wall_time_sqlite_vs_postgres_timestamptz() {
-    berlin_vs_instants(Backend::Sqlite, BERLIN).await;
-}
-
-#[tokio::test]
-
-async fn berlin_wall_time_mariadb_vs_postgres_timestamptz() {
-    berlin_vs_instants(Backend::MySql, BERLIN).await;
-}
-
-#[tokio::test]
-
-async fn berlin_overlap_and_gap_postgres() {
-    berlin_vs_instants(Backend::Postgres, BERLIN_OVERLAP_AND_GAP).await;
-}
-
-#[tokio::test]
-async fn berlin_overlap_and_gap_sqlite() {
-    berlin_vs_instants(Backend::Sqlite, BERLIN_OVERLAP_AND_GAP).await;
-}
-
-#[tokio::test]
-
-async fn berlin_overlap_and_gap_mariadb() {
-    berlin_vs_instants(Backend::MySql, BERLIN_OVERLAP_AND_GAP).await;
+stamp_tests! {
+    berlin_vs_instants;
+    berlin_wall_time_postgres_vs_postgres_timestamptz: Backend::Postgres, BERLIN;
+    berlin_wall_time_sqlite_vs_postgres_timestamptz: Backend::Sqlite, BERLIN;
+    berlin_wall_time_mariadb_vs_postgres_timestamptz: Backend::MySql, BERLIN;
+    berlin_overlap_and_gap_postgres: Backend::Postgres, BERLIN_OVERLAP_AND_GAP;
+    berlin_overlap_and_gap_sqlite: Backend::Sqlite, BERLIN_OVERLAP_AND_GAP;
+    berlin_overlap_and_gap_mariadb: Backend::MySql, BERLIN_OVERLAP_AND_GAP;
 }
 
 /// Zoned columns (PostgreSQL TIMESTAMPTZ, MariaDB TIMESTAMP, SQLite text with an offset)
@@ -1651,19 +1620,11 @@ const UNREADABLE: &[(&str, &str, &str)] = &[
     ("'12abc'", "'12'", "int"),
 ];
 
-#[tokio::test]
-async fn unreadable_value_is_an_error_postgres() {
-    unreadable(Backend::Postgres, "TEXT", UNREADABLE).await;
-}
-
-#[tokio::test]
-async fn unreadable_value_is_an_error_mariadb() {
-    unreadable(Backend::MySql, "VARCHAR(20) NULL", UNREADABLE).await;
-}
-
-#[tokio::test]
-async fn unreadable_value_is_an_error_sqlite() {
-    unreadable(Backend::Sqlite, "TEXT", UNREADABLE).await;
+stamp_tests! {
+    unreadable;
+    unreadable_value_is_an_error_postgres: Backend::Postgres, "TEXT", UNREADABLE;
+    unreadable_value_is_an_error_mariadb: Backend::MySql, "VARCHAR(20) NULL", UNREADABLE;
+    unreadable_value_is_an_error_sqlite: Backend::Sqlite, "TEXT", UNREADABLE;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1856,26 +1817,15 @@ async fn keyed(kind: KeyKind, ba: Backend, bb: Backend) {
     b.drop_table(&tb).await;
 }
 
-/// Every key kind in every pairing of engines.
-macro_rules! keyed_tests {
-    ($($name:ident: $kind:ident, $a:ident, $b:ident;)*) => {
-        $(
-            #[tokio::test]
-            async fn $name() {
-                keyed(KeyKind::$kind, Backend::$a, Backend::$b).await;
-            }
-        )*
-    };
-}
-
-keyed_tests! {
-    text_keys_postgres_vs_mariadb: Text, Postgres, MySql;
-    text_keys_postgres_vs_sqlite: Text, Postgres, Sqlite;
-    text_keys_mariadb_vs_sqlite: Text, MySql, Sqlite;
-    date_keys_postgres_vs_mariadb: Date, Postgres, MySql;
-    date_keys_postgres_vs_sqlite: Date, Postgres, Sqlite;
-    date_keys_mariadb_vs_sqlite: Date, MySql, Sqlite;
-    uuid_keys_upper_case_postgres_vs_mariadb: Uuid, Postgres, MySql;
-    uuid_keys_upper_case_postgres_vs_sqlite: Uuid, Postgres, Sqlite;
-    uuid_keys_upper_case_mariadb_vs_sqlite: Uuid, MySql, Sqlite;
+stamp_tests! {
+    keyed;
+    text_keys_postgres_vs_mariadb: KeyKind::Text, Backend::Postgres, Backend::MySql;
+    text_keys_postgres_vs_sqlite: KeyKind::Text, Backend::Postgres, Backend::Sqlite;
+    text_keys_mariadb_vs_sqlite: KeyKind::Text, Backend::MySql, Backend::Sqlite;
+    date_keys_postgres_vs_mariadb: KeyKind::Date, Backend::Postgres, Backend::MySql;
+    date_keys_postgres_vs_sqlite: KeyKind::Date, Backend::Postgres, Backend::Sqlite;
+    date_keys_mariadb_vs_sqlite: KeyKind::Date, Backend::MySql, Backend::Sqlite;
+    uuid_keys_upper_case_postgres_vs_mariadb: KeyKind::Uuid, Backend::Postgres, Backend::MySql;
+    uuid_keys_upper_case_postgres_vs_sqlite: KeyKind::Uuid, Backend::Postgres, Backend::Sqlite;
+    uuid_keys_upper_case_mariadb_vs_sqlite: KeyKind::Uuid, Backend::MySql, Backend::Sqlite;
 }

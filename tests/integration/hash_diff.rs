@@ -253,29 +253,13 @@ async fn pairing(ba: Backend, bb: Backend) {
     b.drop_table(&tb).await;
 }
 
-#[tokio::test]
-async fn postgres_vs_mariadb() {
-    pairing(Backend::Postgres, Backend::MySql).await;
-}
-
-#[tokio::test]
-async fn mariadb_vs_postgres() {
-    pairing(Backend::MySql, Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn postgres_vs_sqlite() {
-    pairing(Backend::Postgres, Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn sqlite_vs_mariadb() {
-    pairing(Backend::Sqlite, Backend::MySql).await;
-}
-
-#[tokio::test]
-async fn postgres_vs_postgres() {
-    pairing(Backend::Postgres, Backend::Postgres).await;
+stamp_tests! {
+    pairing;
+    postgres_vs_mariadb: Backend::Postgres, Backend::MySql;
+    mariadb_vs_postgres: Backend::MySql, Backend::Postgres;
+    postgres_vs_sqlite: Backend::Postgres, Backend::Sqlite;
+    sqlite_vs_mariadb: Backend::Sqlite, Backend::MySql;
+    postgres_vs_postgres: Backend::Postgres, Backend::Postgres;
 }
 
 #[tokio::test]

@@ -5,10 +5,11 @@
 //! tests fail with a clear message when `CI` is set, and print a visible SKIP otherwise. The
 //! same holds for the `prometheus` binary the alerting-rule test runs (Debian's `prometheus`).
 
+#[macro_use]
+mod common;
 mod agent;
 mod alerts;
 mod cli;
-mod common;
 mod conformance;
 mod engines;
 mod hash_diff;
