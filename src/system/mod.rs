@@ -21,6 +21,14 @@ macro_rules! driver_glue {
         }
         q
     }};
+    // A result cell as text: text columns as they are, integer columns (counts, block
+    // numbers, which need no cast in SQL) printed; `$extra` lists more integer types.
+    (text_cell $row:expr, $i:expr $(, $extra:ty)*) => {
+        $row.try_get::<Option<String>, _>($i)
+            .or_else(|_| $row.try_get::<Option<i64>, _>($i).map(|v| v.map(|v| v.to_string())))
+            .or_else(|_| $row.try_get::<Option<i32>, _>($i).map(|v| v.map(|v| v.to_string())))
+            $(.or_else(|_| $row.try_get::<Option<$extra>, _>($i).map(|v| v.map(|v| v.to_string()))))*
+    };
     (text_rows $rows:expr) => {
         $rows
             .iter()

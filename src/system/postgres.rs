@@ -329,13 +329,5 @@ fn native(type_name: &str) -> Native {
 /// A result cell as text: text columns as they are, integer columns (counts, block numbers,
 /// which need no cast in SQL) printed.
 fn text_cell(row: &sqlx::postgres::PgRow, i: usize) -> Result<Option<String>, sqlx::Error> {
-    row.try_get::<Option<String>, _>(i)
-        .or_else(|_| {
-            row.try_get::<Option<i64>, _>(i)
-                .map(|v| v.map(|v| v.to_string()))
-        })
-        .or_else(|_| {
-            row.try_get::<Option<i32>, _>(i)
-                .map(|v| v.map(|v| v.to_string()))
-        })
+    driver_glue!(text_cell row, i)
 }

@@ -402,13 +402,5 @@ mod functions {
 /// A result cell as text: text columns as they are, integer columns (counts, block numbers,
 /// which need no cast in SQL) printed.
 fn text_cell(row: &sqlx::sqlite::SqliteRow, i: usize) -> Result<Option<String>, sqlx::Error> {
-    row.try_get::<Option<String>, _>(i)
-        .or_else(|_| {
-            row.try_get::<Option<i64>, _>(i)
-                .map(|v| v.map(|v| v.to_string()))
-        })
-        .or_else(|_| {
-            row.try_get::<Option<i32>, _>(i)
-                .map(|v| v.map(|v| v.to_string()))
-        })
+    driver_glue!(text_cell row, i)
 }
