@@ -81,7 +81,10 @@ impl Agent {
             config.clone(),
             state.clone(),
             metrics.clone(),
-            agent_url(local_addr),
+            config
+                .external_url
+                .clone()
+                .unwrap_or_else(|| agent_url(local_addr)),
             Utc::now,
         )
         .await?;

@@ -180,6 +180,9 @@ fn list(names: &[&str]) -> String {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// Where people reach this agent (behind a proxy, say), for links in alerts; `None`:
+    /// derived from `listen`.
+    pub external_url: Option<String>,
     /// Path of the SQLite state store.
     pub state: PathBuf,
     pub systems: Vec<Arc<SystemConfig>>,
@@ -669,6 +672,7 @@ pub fn load_str(
         sinks: Vec::new(),
         checks: Vec::new(),
         listen: None,
+        external_url: None,
         state: None,
         check_paths: Vec::new(),
         seen_checks: HashMap::new(),
@@ -715,6 +719,7 @@ pub fn load_str(
         return Err(ConfigErrors(errors));
     }
     Ok(Config {
+        external_url: builder.external_url,
         listen: builder
             .listen
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default listen address")),
@@ -776,6 +781,7 @@ struct Builder<'e> {
     sinks: Vec<SinkConfig>,
     checks: Vec<CheckConfig>,
     listen: Option<SocketAddr>,
+    external_url: Option<String>,
     state: Option<PathBuf>,
     check_paths: Vec<(Pos, String)>,
     seen_checks: HashMap<String, (PathBuf, Pos)>,
@@ -805,7 +811,14 @@ impl Builder<'_> {
     }
 
     fn top(&mut self, file: &Path, root: &Node, errors: &mut Vec<ConfigError>) {
-        const FIELDS: &[&str] = &["listen", "state", "checks", "systems", "sinks"];
+        const FIELDS: &[&str] = &[
+            "listen",
+            "external_url",
+            "state",
+            "checks",
+            "systems",
+            "sinks",
+        ];
         let mut d = Diag { file, errors };
         let Some(entries) = root.as_map() else {
             if !matches!(root.kind, NodeKind::Null) {
@@ -834,6 +847,17 @@ impl Builder<'_> {
                         match s.value.parse::<SocketAddr>() {
                             Ok(a) => self.listen = Some(a),
                             Err(_) => d.err(s.pos, format!("invalid listen address `{}`: write host:port, e.g. `127.0.0.1:9187`", s.value)),
+                        }
+                    }
+                }
+                "external_url" => {
+                    if let Some(s) = d.deserialize::<Spanned<String>>(value) {
+                        let u = s.value.trim().trim_end_matches('/');
+                        match url::Url::parse(u) {
+                            Ok(p) if matches!(p.scheme(), "http" | "https") => {
+                                self.external_url = Some(u.to_string())
+                            }
+                            _ => d.err(s.pos, format!("invalid external_url `{}`: write the URL people open to reach this agent, e.g. `https://driftwatch.example.com`", s.value)),
                         }
                     }
                 }

@@ -172,7 +172,7 @@ chekcs: []
         "c.yaml:7:18: unknown field `warn`, expected one of `warning`, `critical` (did you mean `warning`?)",
         "c.yaml:8:28: unknown field `fro`, expected one of `sinks`, `for`, `repeat_interval`, `runbook_url`, `dashboard_url`, `error_after` (did you mean `for`?)",
         "c.yaml:9:1: unknown field `chekcs`, expected `checks` (did you mean `checks`?)",
-        "driftwatch.yaml:1:1: unknown field `listn`, expected one of `listen`, `state`, `checks`, `systems`, `sinks` (did you mean `listen`?)",
+        "driftwatch.yaml:1:1: unknown field `listn`, expected one of `listen`, `external_url`, `state`, `checks`, `systems`, `sinks` (did you mean `listen`?)",
         "driftwatch.yaml:5:5: unknown field `max_conections`, expected one of `url`, `max_connections`, `statement_timeout`, `connect_timeout`, `timezone` (did you mean `max_connections`?)",
         "driftwatch.yaml:9:53: unknown field `secrt`, expected one of `type`, `url`, `routing_key`, `secret`, `timeout`, `deadline` (did you mean `secret`?)",
     ];
@@ -636,4 +636,32 @@ fn a_routing_key_never_appears_in_errors_or_debug_output() {
     );
     let config = f.load(&[]).unwrap();
     assert!(!format!("{:?}", config.sinks).contains("R0UT1NGKEY99"));
+}
+
+#[test]
+fn external_url_is_where_alert_links_point() {
+    let f = Files::new(&[
+        (
+            "driftwatch.yaml",
+            &format!("{MAIN}external_url: https://drift.example.com/\n"),
+        ),
+        ("checks/a.yaml", "checks: []\n"),
+    ]);
+    let config = f.load(&[]).unwrap();
+    assert_eq!(
+        config.external_url.as_deref(),
+        Some("https://drift.example.com")
+    );
+    let f = Files::new(&[
+        (
+            "driftwatch.yaml",
+            &format!("{MAIN}external_url: drift.example.com\n"),
+        ),
+        ("checks/a.yaml", "checks: []\n"),
+    ]);
+    let errors = f.load(&[]).unwrap_err();
+    assert_eq!(
+        errors,
+        vec!["driftwatch.yaml:7:15: invalid external_url `drift.example.com`: write the URL people open to reach this agent, e.g. `https://driftwatch.example.com`".to_string()]
+    );
 }
