@@ -217,6 +217,22 @@ pub fn config_in(dir: &Path, files: &[(&str, &str)]) -> Config {
     config::load(&dir.join("driftwatch.yaml")).unwrap_or_else(|e| panic!("config invalid:\n{e}"))
 }
 
+/// Run the config's first check once with `options`, recording it in fresh metrics (so the
+/// run's export path is exercised too), and close the connections.
+pub async fn run_first_check(
+    config: &Config,
+    options: &driftwatch::check::RunOptions,
+) -> driftwatch::check::CheckRun {
+    let metrics = std::sync::Arc::new(driftwatch::metrics::Metrics::new());
+    let systems = driftwatch::system::Systems::new(&config.systems, &metrics);
+    let check = &config.checks[0];
+    let run = driftwatch::check::run(check, &systems, options).await;
+    driftwatch::check::announce(check, &metrics);
+    run.record(check, &metrics);
+    systems.close().await;
+    run
+}
+
 /// Poll `probe` until it returns Some, for at most a minute (a wait, not a timing assertion).
 pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
 where

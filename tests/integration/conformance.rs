@@ -8,12 +8,9 @@
 //! what is proven here is what users get.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{NaiveDateTime, TimeZone};
-use driftwatch::check::{self, CheckRun, RunOptions, Status};
-use driftwatch::metrics::Metrics;
-use driftwatch::system::Systems;
+use driftwatch::check::{CheckRun, RunOptions, Status};
 
 use crate::common::{config_in, unique, Backend, Db};
 
@@ -533,19 +530,14 @@ async fn hash_diff_by(a: &Side<'_>, b: &Side<'_>, key: &str, columns: &str) -> C
             ),
         ],
     );
-    let metrics = Arc::new(Metrics::new());
-    let systems = Systems::new(&config.systems, &metrics);
-    let run = check::run(
-        &config.checks[0],
-        &systems,
+    crate::common::run_first_check(
+        &config,
         &RunOptions {
             samples: None,
             ..Default::default()
         },
     )
-    .await;
-    systems.close().await;
-    run
+    .await
 }
 
 /// Equal data: no error, status ok, zero differences of any kind.

@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use driftwatch::check::{self, CheckRun, RunOptions, Status};
-use driftwatch::metrics::Metrics;
-use driftwatch::system::Systems;
+use driftwatch::check::{CheckRun, RunOptions, Status};
 
 use crate::common::{config_in, unique, Backend, Db};
 
@@ -129,11 +127,7 @@ async fn hash_diff_with(
             ),
         ],
     );
-    let metrics = Arc::new(Metrics::new());
-    let systems = Systems::new(&config.systems, &metrics);
-    let run = check::run(&config.checks[0], &systems, options).await;
-    systems.close().await;
-    run
+    crate::common::run_first_check(&config, options).await
 }
 
 const TYPED: &str = "    columns:
@@ -529,19 +523,14 @@ async fn hash_sample(a: &Db, ta: &str, b: &Db, tb: &str, size: u32) -> CheckRun 
             ),
         ],
     );
-    let metrics = Arc::new(Metrics::new());
-    let systems = Systems::new(&config.systems, &metrics);
-    let run = check::run(
-        &config.checks[0],
-        &systems,
+    crate::common::run_first_check(
+        &config,
         &RunOptions {
             samples: None,
             ..Default::default()
         },
     )
-    .await;
-    systems.close().await;
-    run
+    .await
 }
 
 /// `hash_sample` draws keys on both engines, finds no difference in equal tables, and only

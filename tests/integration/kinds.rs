@@ -1,11 +1,7 @@
 //! `lag`, `ref_integrity` and `aggregate` against the real servers: a legacy MariaDB that
 //! stores local time and a modern PostgreSQL.
 
-use std::sync::Arc;
-
-use driftwatch::check::{self, CheckRun, RunOptions, Status};
-use driftwatch::metrics::Metrics;
-use driftwatch::system::Systems;
+use driftwatch::check::{CheckRun, RunOptions, Status};
 
 use crate::common::{config_in, unique, Backend, Db};
 
@@ -32,17 +28,11 @@ async fn run_check(
             ("c.yaml", &format!("checks:\n{check}")),
         ],
     );
-    let metrics = Arc::new(Metrics::new());
-    let systems = Systems::new(&config.systems, &metrics);
     let options = RunOptions {
         samples,
         ..RunOptions::default()
     };
-    let run = check::run(&config.checks[0], &systems, &options).await;
-    check::announce(&config.checks[0], &metrics);
-    run.record(&config.checks[0], &metrics);
-    systems.close().await;
-    run
+    crate::common::run_first_check(&config, &options).await
 }
 
 async fn pg_and_maria() -> Option<(Db, Db)> {
