@@ -2,18 +2,18 @@
 //! metrics + state + alerts, serves HTTP, watches system health, and shuts down gracefully
 //! (checks first, then a bounded flush of the alert outbox).
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{watch, RwLock};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::alert::Alerts;
-use crate::check::{self, CheckRun};
+use crate::check;
 use crate::config::{CheckConfig, Config};
+use crate::http::Shared;
 use crate::metrics::Metrics;
 use crate::schedule;
 use crate::state::State;
@@ -28,17 +28,6 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(15);
 /// How long a stopping agent keeps delivering queued notifications; the rest waits in the
 /// outbox for the next start.
 const OUTBOX_FLUSH: Duration = Duration::from_secs(5);
-
-/// What the HTTP API reads: the config, the latest run of every check, readiness.
-pub struct Shared {
-    pub config: Arc<Config>,
-    pub metrics: Arc<Metrics>,
-    pub systems: Systems,
-    pub state: State,
-    pub alerts: Arc<Alerts>,
-    pub latest: RwLock<HashMap<String, CheckRun>>,
-    pub ready: AtomicBool,
-}
 
 /// A running agent. Dropping it does not stop it; call [`Agent::shutdown`].
 pub struct Agent {
@@ -88,15 +77,13 @@ impl Agent {
             Utc::now,
         )
         .await?;
-        let shared = Arc::new(Shared {
-            config: config.clone(),
-            metrics: metrics.clone(),
+        let shared = Arc::new(Shared::new(
+            config.clone(),
+            metrics.clone(),
             systems,
             state,
             alerts,
-            latest: RwLock::new(HashMap::new()),
-            ready: AtomicBool::new(false),
-        });
+        ));
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
 
@@ -206,13 +193,19 @@ async fn run_once(shared: &Shared, check: &Arc<CheckConfig>) {
         progress: None,
     };
     let run = check::run(check, &shared.systems, &options).await;
+    // The API shows the run before the metrics do, so whoever sees a metric change and asks
+    // the API for the run behind it gets that run.
+    shared
+        .latest
+        .write()
+        .await
+        .insert(check.name.clone(), run.clone());
     run.record(check, &shared.metrics);
     if let Err(e) = shared.state.record(&run).await {
         tracing::error!(check = %check.name, error = %e, "could not record the run in the state store");
     }
     // Only queues: delivery happens in the sinks' own tasks.
     shared.alerts.observe(check, &run).await;
-    shared.latest.write().await.insert(check.name.clone(), run);
 }
 
 /// Where people reach this agent, for links in alerts: its address, or the host's name when

@@ -162,206 +162,23 @@ pub fn exit_code(runs: &[CheckRun]) -> i32 {
     }
 }
 
-/// What a run found, in one line.
+/// What a run found, in one line (errors are listed below the table).
 fn finding(r: &CheckRun) -> String {
-    if r.error.is_some() {
-        return "-".into();
+    match r.error() {
+        Some(_) => "-".into(),
+        None => r.finding().line(),
     }
-    let counts = r
-        .rows
-        .iter()
-        .map(|(s, n)| format!("{s}={n}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    if let Some(st) = &r.sample {
-        return format!(
-            "{counts}  sampled {} keys: {} differ ({:.2}%), est. {} rows [{}-{}]",
-            st.size,
-            st.mismatches,
-            st.mismatch_ratio * 100.0,
-            st.estimated_differences,
-            st.ci95[0],
-            st.ci95[1]
-        );
-    }
-    if let Some(lag) = &r.lag {
-        let mut text = match r.lag_seconds {
-            Some(v) => format!("{} -> {} lag {}", lag.from, lag.to, seconds(v)),
-            None => format!("{} -> {} lag unknown", lag.from, lag.to),
-        };
-        if let Some(q) = lag.quantiles {
-            text.push_str(&format!(
-                " (p50 {}, p95 {}, {} of {} keys pending)",
-                seconds(q.p50),
-                seconds(q.p95),
-                lag.pending.unwrap_or(0),
-                lag.keys.unwrap_or(0)
-            ));
-        }
-        if let Some(a) = lag.target_ahead_seconds {
-            text.push_str(&format!("; {} is ahead by {}", lag.to, seconds(a)));
-        }
-        if let Some(note) = lag.note.as_ref().filter(|_| r.lag_seconds.is_none()) {
-            text.push_str(&format!(": {note}"));
-        }
-        return text;
-    }
-    if let Some(n) = r.orphans {
-        return format!("orphans={n}");
-    }
-    if let Some(g) = &r.groups {
-        let seen = g
-            .seen
-            .iter()
-            .map(|(s, n)| format!("{s}={n}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        return format!("groups {seen}  differing={}", g.differing);
-    }
-    if let Some(d) = &r.differences {
-        let mut parts: Vec<String> = d
-            .missing
-            .iter()
-            .map(|(s, n)| format!("missing_in_{s}={n}"))
-            .collect();
-        parts.push(format!("changed={}", d.changed));
-        if let Some(t) = r.transient.filter(|t| *t > 0) {
-            parts.push(format!("transient={t}"));
-        }
-        return format!("{counts}  {}", parts.join(" "));
-    }
-    match r.row_count_difference {
-        Some(d) => format!("{counts}  diff {d:+}"),
-        None => counts,
-    }
-}
-
-/// Seconds as a person reads them: `95s`, `12m 3s`.
-fn seconds(v: f64) -> String {
-    if v < 60.0 {
-        let shown = format!("{v:.1}");
-        return format!("{}s", shown.trim_end_matches(".0"));
-    }
-    humantime::format_duration(std::time::Duration::from_secs(v.round() as u64)).to_string()
-}
-
-/// Orphan keys and differing aggregate groups, under the summary table.
-fn write_findings(r: &CheckRun, out: &mut dyn Write) -> std::io::Result<()> {
-    let Some(samples) = r.samples.as_ref().filter(|s| !s.is_empty()) else {
-        return Ok(());
-    };
-    let key = |s: &check::Difference| {
-        s.key
-            .iter()
-            .map(|(k, v)| format!("{k}={}", show(Some(v))))
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    if let Some(n) = r.orphans {
-        writeln!(
-            out,
-            "\n{}: {n} child rows without a parent{}:",
-            r.name,
-            if samples.len() as u64 > 0 && samples.iter().filter_map(|s| s.rows).sum::<u64>() < n {
-                format!(", {} keys shown", samples.len())
-            } else {
-                String::new()
-            }
-        )?;
-        let lines: Vec<Vec<String>> = samples
-            .iter()
-            .map(|s| vec![key(s), s.rows.unwrap_or(0).to_string()])
-            .collect();
-        return writeln!(
-            out,
-            "{}",
-            render_table(&["MISSING PARENT", "CHILD ROWS"], &lines, "  ")
-        );
-    }
-    let Some(g) = &r.groups else {
-        return Ok(());
-    };
-    let systems: Vec<&str> = g.seen.iter().map(|(s, _)| s.as_str()).collect();
-    writeln!(
-        out,
-        "\n{}: {} differing groups{}:",
-        r.name,
-        g.differing,
-        if (samples.len() as u64) < g.differing {
-            format!(", the first {}", samples.len())
-        } else {
-            String::new()
-        }
-    )?;
-    let upper: Vec<String> = systems.iter().map(|s| s.to_uppercase()).collect();
-    let mut header = vec!["GROUP", "KIND", "MEASURE"];
-    header.extend(upper.iter().map(String::as_str));
-    header.push("DELTA");
-    let mut lines = Vec::new();
-    for s in samples {
-        let value = |system: &str, m: &str| {
-            show(
-                s.values
-                    .as_ref()
-                    .and_then(|v| v.get(system))
-                    .and_then(|v| v.get(m)),
-            )
-        };
-        if s.columns.is_empty() {
-            // A group on one side only: its values there.
-            let there = s
-                .values
-                .as_ref()
-                .and_then(|v| v.iter().next())
-                .and_then(|(_, v)| v.as_object())
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| format!("{k}={}", show(Some(v))))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default();
-            lines.push(vec![
-                key(s),
-                s.kind.clone(),
-                there,
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
-            continue;
-        }
-        for (i, m) in s.columns.iter().enumerate() {
-            lines.push(vec![
-                if i == 0 { key(s) } else { String::new() },
-                if i == 0 {
-                    s.kind.clone()
-                } else {
-                    String::new()
-                },
-                m.clone(),
-                value(systems.first().copied().unwrap_or(""), m),
-                value(systems.get(1).copied().unwrap_or(""), m),
-                s.delta
-                    .as_ref()
-                    .and_then(|d| d.get(m))
-                    .map(|d| show(Some(d)))
-                    .unwrap_or_default(),
-            ]);
-        }
-    }
-    writeln!(out, "{}", render_table(&header, &lines, "  "))
 }
 
 /// Left-aligned columns, two spaces apart, trailing blanks trimmed.
-fn render_table(header: &[&str], rows: &[Vec<String>], indent: &str) -> String {
+fn render_table(header: &[String], rows: &[Vec<String>], indent: &str) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<&str>| {
+    let line = |cells: &[String]| {
         let mut s = String::from(indent);
         for (cell, w) in cells.iter().zip(&widths) {
             s.push_str(cell);
@@ -369,25 +186,12 @@ fn render_table(header: &[&str], rows: &[Vec<String>], indent: &str) -> String {
         }
         s.trim_end().to_string()
     };
-    let mut out = line(header.to_vec());
+    let mut out = line(header);
     for row in rows {
         out.push('\n');
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
+        out.push_str(&line(row));
     }
     out
-}
-
-/// A value as a person reads it in a table: NULL spelled out, text quoted when it has
-/// surrounding blanks or is empty.
-fn show(v: Option<&serde_json::Value>) -> String {
-    match v {
-        None | Some(serde_json::Value::Null) => "NULL".into(),
-        Some(serde_json::Value::String(s)) if s.is_empty() || s.trim() != s || s == "NULL" => {
-            format!("{s:?}")
-        }
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    }
 }
 
 fn write_table(runs: &[CheckRun], out: &mut dyn Write) -> std::io::Result<()> {
@@ -403,86 +207,19 @@ fn write_table(runs: &[CheckRun], out: &mut dyn Write) -> std::io::Result<()> {
             ]
         })
         .collect();
-    writeln!(
-        out,
-        "{}",
-        render_table(&["CHECK", "KIND", "STATUS", "FINDING", "TIME"], &rows, "")
-    )?;
+    let header = ["CHECK", "KIND", "STATUS", "FINDING", "TIME"].map(String::from);
+    writeln!(out, "{}", render_table(&header, &rows, ""))?;
     for r in runs {
-        write_findings(r, out)?;
-        let (Some(d), Some(samples)) = (&r.differences, &r.samples) else {
-            continue;
-        };
-        if samples.is_empty() {
-            continue;
+        if let Some(t) = r.report().and_then(|report| report.details(&r.name)) {
+            writeln!(out, "\n{}", t.title)?;
+            writeln!(out, "{}", render_table(&t.header, &t.rows, "  "))?;
         }
-        let total = d.changed + d.missing.iter().map(|(_, n)| n).sum::<u64>();
-        let systems: Vec<&str> = r.rows.iter().map(|(s, _)| s.as_str()).collect();
-        writeln!(
-            out,
-            "\n{}: {total} differing rows{}:",
-            r.name,
-            if (samples.len() as u64) < total {
-                format!(", the first {}", samples.len())
-            } else {
-                String::new()
-            }
-        )?;
-        let upper: Vec<String> = systems.iter().map(|s| s.to_uppercase()).collect();
-        let mut header = vec!["KEY", "KIND", "COLUMN"];
-        header.extend(upper.iter().map(String::as_str));
-        let mut lines = Vec::new();
-        for s in samples {
-            let key = s
-                .key
-                .iter()
-                .map(|(k, v)| format!("{k}={}", show(Some(v))))
-                .collect::<Vec<_>>()
-                .join(",");
-            if s.columns.is_empty() {
-                lines.push(vec![
-                    key,
-                    s.kind.clone(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]);
-                continue;
-            }
-            for (i, c) in s.columns.iter().enumerate() {
-                let value = |system: &str| {
-                    show(
-                        s.values
-                            .as_ref()
-                            .and_then(|v| v.get(system))
-                            .and_then(|v| v.get(c)),
-                    )
-                };
-                lines.push(vec![
-                    if i == 0 { key.clone() } else { String::new() },
-                    if i == 0 {
-                        s.kind.clone()
-                    } else {
-                        String::new()
-                    },
-                    c.clone(),
-                    value(systems.first().copied().unwrap_or("")),
-                    value(systems.get(1).copied().unwrap_or("")),
-                ]);
-            }
-        }
-        writeln!(out, "{}", render_table(&header, &lines, "  "))?;
     }
-    let errors: Vec<&CheckRun> = runs.iter().filter(|r| r.error.is_some()).collect();
+    let errors: Vec<&CheckRun> = runs.iter().filter(|r| r.error().is_some()).collect();
     if !errors.is_empty() {
         writeln!(out)?;
         for r in errors {
-            writeln!(
-                out,
-                "{}: error: {}",
-                r.name,
-                r.error.as_deref().unwrap_or("")
-            )?;
+            writeln!(out, "{}: error: {}", r.name, r.error().unwrap_or(""))?;
         }
     }
     let count = |s: Status| runs.iter().filter(|r| r.status == s).count();

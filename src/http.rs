@@ -1,8 +1,10 @@
 //! HTTP: `/metrics` (Prometheus text format), `/healthz`, `/readyz`, and the read-only API
-//! under `/api/v1`. Nothing served here carries a secret: URLs print redacted and results
-//! never hold credentials.
+//! under `/api/v1`, over [`Shared`], the state it serves from (the agent fills it in; this
+//! module never runs a check). Nothing served here carries a secret: URLs print redacted and
+//! results never hold credentials.
 
-use std::sync::atomic::Ordering;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -12,8 +14,46 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use tokio::sync::RwLock;
 
-use crate::agent::Shared;
+use crate::alert::Alerts;
+use crate::check::CheckRun;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::state::State as Store;
+use crate::system::Systems;
+
+/// What the HTTP API reads: the config, the latest run of every check, readiness.
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    pub systems: Systems,
+    pub state: Store,
+    pub alerts: Arc<Alerts>,
+    pub latest: RwLock<HashMap<String, CheckRun>>,
+    pub ready: AtomicBool,
+}
+
+impl Shared {
+    /// Nothing run yet, not ready: the agent fills `latest` and sets `ready`.
+    pub fn new(
+        config: Arc<Config>,
+        metrics: Arc<Metrics>,
+        systems: Systems,
+        state: Store,
+        alerts: Arc<Alerts>,
+    ) -> Shared {
+        Shared {
+            config,
+            metrics,
+            systems,
+            state,
+            alerts,
+            latest: RwLock::new(HashMap::new()),
+            ready: AtomicBool::new(false),
+        }
+    }
+}
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()

@@ -11,6 +11,7 @@
 //! This module decides; it never speaks HTTP. The one-shot `driftwatch check` never builds it,
 //! so it sends nothing.
 
+pub mod notification;
 pub mod outbox;
 pub mod sink;
 pub mod state;
@@ -19,17 +20,18 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Mutex, Notify};
 use tokio::task::JoinSet;
 
-pub use crate::check::finding::{describe, Finding};
-use crate::check::{CheckRun, Difference, ThresholdsOut};
+pub use crate::check::finding::Finding;
+use crate::check::{CheckRun, Difference};
 use crate::config::{AlertConfig, CheckConfig, Config};
 use crate::metrics::Metrics;
 use crate::schedule::Clock;
 use crate::state::{NewNotification, State, StateError};
+pub use notification::{dedup_key, rfc3339, Notification};
 pub use state::{AlertKind, CheckAlerts, Phase, Reason, Rules, Severity, Transition};
 
 /// Differences a notification carries (receivers may show fewer to stay within their limits).
@@ -40,77 +42,6 @@ const OUTBOX_RETENTION: chrono::Duration = chrono::Duration::days(7);
 
 /// Longest wait between two looks for due repeats (new alerts may have started meanwhile).
 const REPEAT_POLL: Duration = Duration::from_secs(60);
-
-/// One decision of the alert module, for every sink of the alert: what happened, to which
-/// check, and what the run that caused it found. Stored in the outbox as JSON; each sink
-/// renders it its own way.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Notification {
-    pub check: String,
-    /// The check's kind (`row_count`, `hash_diff`...).
-    pub check_kind: String,
-    pub alert: AlertKind,
-    pub reason: Reason,
-    pub severity: Severity,
-    /// The alert's identity, the same for every notification of every incident of this
-    /// check's alert (PagerDuty `dedup_key`, webhook `fingerprint`).
-    pub dedup_key: String,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: Option<DateTime<Utc>>,
-    /// When the decision was made.
-    pub created_at: DateTime<Utc>,
-    /// One line for people.
-    pub summary: String,
-    pub finding: Finding,
-    pub description: Option<String>,
-    /// The check's systems, in side order.
-    pub systems: Vec<String>,
-    pub thresholds: ThresholdsOut,
-    /// When the oldest listed difference was first seen.
-    pub first_seen: Option<DateTime<Utc>>,
-    /// Up to [`MAX_SAMPLES`] differing records.
-    pub samples: Vec<Difference>,
-    /// How many records differ in all, when the check lists differences.
-    pub differences_total: Option<u64>,
-    pub runbook_url: Option<String>,
-    pub dashboard_url: Option<String>,
-    /// Where the agent serves (the result API), e.g. `http://host:9187`.
-    pub agent_url: String,
-    /// When the run behind this notification started.
-    pub run_started_at: Option<DateTime<Utc>>,
-}
-
-impl Notification {
-    pub fn is_resolve(&self) -> bool {
-        self.reason == Reason::Resolved
-    }
-
-    /// The latest result of the check in the agent's API.
-    pub fn result_url(&self) -> String {
-        format!(
-            "{}/api/v1/checks/{}/runs/latest",
-            self.agent_url.trim_end_matches('/'),
-            self.check
-        )
-    }
-
-    /// Alert and check, e.g. "drift in patients_rows".
-    pub fn title(&self) -> String {
-        match self.alert {
-            AlertKind::Drift => format!("drift in {}", self.check),
-            AlertKind::Broken => format!("check {} is broken", self.check),
-        }
-    }
-}
-
-/// A notification's identity, the same across incidents and severities.
-pub fn dedup_key(check: &str, alert: AlertKind) -> String {
-    format!("driftwatch/{check}/{}", alert.as_str())
-}
-
-pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
 
 /// What the agent knows about the check a notification is about.
 struct Subject<'a> {
@@ -142,7 +73,7 @@ fn notification(
     agent_url: &str,
     now: DateTime<Utc>,
 ) -> Notification {
-    let finding = run.map(describe).unwrap_or_default();
+    let finding = run.map(CheckRun::finding).unwrap_or_default();
     let check = subject.name;
     let headline = &finding.headline;
     let summary = match (t.alert, t.reason) {
@@ -167,7 +98,7 @@ fn notification(
         }
         (AlertKind::Broken, _) => {
             let error = run
-                .and_then(|r| r.error.as_deref())
+                .and_then(CheckRun::error)
                 .unwrap_or("the check keeps failing");
             let runs = consecutive_errors.max(1);
             format!(
@@ -177,14 +108,14 @@ fn notification(
         }
     };
     // Samples belong to a drift finding; a broken check has none worth showing.
-    let samples: Vec<Difference> = match (t.alert, run.and_then(|r| r.samples.as_ref())) {
-        (AlertKind::Drift, Some(s)) => s.iter().take(MAX_SAMPLES).cloned().collect(),
+    let samples: Vec<Difference> = match (t.alert, run) {
+        (AlertKind::Drift, Some(r)) => r.samples().iter().take(MAX_SAMPLES).cloned().collect(),
         _ => Vec::new(),
     };
     let first_seen = samples.iter().filter_map(|s| s.first_seen).min();
     let differences_total = run
-        .and_then(|r| r.differences.as_ref())
-        .map(|d| d.changed + d.missing.iter().map(|(_, n)| n).sum::<u64>());
+        .and_then(CheckRun::report)
+        .and_then(|r| r.differences_total());
     Notification {
         check: check.to_string(),
         check_kind: subject.kind.to_string(),

@@ -17,8 +17,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
+use super::notification::Notification;
 use super::sink::{Request, Sink};
-use super::Notification;
 use crate::metrics::Metrics;
 use crate::schedule::Clock;
 use crate::state::{OutboxRow, State};

@@ -8,7 +8,7 @@ use chrono::TimeZone;
 use serde_json::json;
 
 use super::*;
-use crate::check::{Differences, Status};
+use crate::check::{Differences, HashDiffReport, Report, Status, ThresholdsOut};
 
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap()
@@ -49,24 +49,25 @@ pub fn sample_with(id: i64, legacy_value: &str) -> Difference {
 /// A critical hash_diff run: 25 rows missing in legacy, 52 changed.
 pub fn run(status: Status, at_secs: i64) -> CheckRun {
     CheckRun {
+        name: "patients_content".into(),
+        kind: "hash_diff".into(),
+        status,
+        started_at: t0() + chrono::Duration::seconds(at_secs),
         duration_seconds: 0.5,
-        rows: vec![("legacy".into(), 100), ("modern".into(), 125)],
-        differences: Some(Differences {
-            missing: vec![("legacy".into(), 25), ("modern".into(), 0)],
-            changed: 52,
-        }),
-        samples: Some(vec![sample_with(37, "Acme"), sample_with(38, "Acme")]),
-        transient: Some(0),
+        outcome: Ok(Report::HashDiff(HashDiffReport {
+            rows: vec![("legacy".into(), 100), ("modern".into(), 125)],
+            differences: Differences {
+                missing: vec![("legacy".into(), 25), ("modern".into(), 0)],
+                changed: 52,
+            },
+            samples: vec![sample_with(37, "Acme"), sample_with(38, "Acme")],
+            transient: 0,
+            load: Vec::new(),
+        })),
         thresholds: ThresholdsOut {
             warning: Some("1".into()),
             critical: Some("50".into()),
         },
-        ..CheckRun::new(
-            "patients_content",
-            "hash_diff",
-            status,
-            t0() + chrono::Duration::seconds(at_secs),
-        )
     }
 }
 
@@ -177,10 +178,7 @@ impl Engine {
         set_now(at);
         let mut r = run(status, at);
         if status == Status::Error {
-            r.error = Some("system `legacy`: no such table: PATIENT".into());
-            r.rows.clear();
-            r.differences = None;
-            r.samples = None;
+            r.outcome = Err("system `legacy`: no such table: PATIENT".into());
         }
         let check = self.config.check("patients_content").unwrap();
         self.alerts.observe(check, &r).await;

@@ -1,31 +1,49 @@
 //! `aggregate`: count / sum / min / max of mapped expressions on both sides, optionally per
 //! group, and which groups differ and by how much. Groups are formed from canonical values
-//! (byte-exact, whatever the collation), so every engine forms the same groups; sums of
+//! (byte-exact, whatever the collation), so every system forms the same groups; sums of
 //! decimals are compared exactly, with an optional `tolerance` for rounding.
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 
-use super::hash_diff::infer;
-use super::{CheckError, Difference, GroupStats, Outcome, RunOptions};
+use super::columns::infer;
+use super::context::{CheckError, Context};
+use super::finding::{plural, verb_s, Finding};
+use super::report::{per_system, per_system_json, shown_of, Difference, Graded, KindReport, Table};
 use crate::compare::normalize::LogicalType;
 use crate::compare::{Col, Native, SideSpec};
 use crate::config::{AggFn, AggregateSpec};
-use crate::system::sql::{self, Aggregate};
-use crate::system::Systems;
+use crate::metrics::Metrics;
+use crate::system::Aggregate;
 
 type Row = Vec<Option<String>>;
 
-pub async fn run(
-    spec: &AggregateSpec,
-    systems: &Systems,
-    options: &RunOptions,
-) -> Result<Outcome, CheckError> {
-    let sys = [
-        super::system(systems, &spec.sides[0].system)?,
-        super::system(systems, &spec.sides[1].system)?,
+/// What an `aggregate` run found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AggregateReport {
+    /// The differing groups listed, with both sides' values and the delta.
+    pub samples: Vec<Difference>,
+    pub groups: GroupStats,
+}
+
+/// What an aggregate check compared.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupStats {
+    /// Groups seen on each system.
+    #[serde(with = "per_system", default)]
+    pub seen: Vec<(String, i64)>,
+    /// Groups whose values differ beyond the tolerance or that exist on one side only.
+    pub differing: u64,
+}
+
+pub async fn run(spec: &AggregateSpec, cx: &Context<'_>) -> Result<AggregateReport, CheckError> {
+    let readers = [
+        cx.system(&spec.sides[0].system)?.reader(),
+        cx.system(&spec.sides[1].system)?.reader(),
     ];
+    let sys = [&readers[0], &readers[1]];
     let names = [sys[0].name().to_string(), sys[1].name().to_string()];
     // Types: declared, or inferred from what each database says the expressions are.
     let mut natives: Vec<Vec<Native>> = Vec::new();
@@ -43,10 +61,9 @@ pub async fn run(
         };
         natives.push(described.into_iter().map(|(_, n)| n).collect());
     }
-    let engines = [sys[0].engine().kind(), sys[1].engine().kind()];
     let mut groups: [Vec<Col>; 2] = Default::default();
     for (k, g) in spec.group_by.iter().enumerate() {
-        let ty = infer(&g.name, g.ty, [natives[0][k], natives[1][k]], engines, &sys)?;
+        let ty = infer(&g.name, g.ty, [natives[0][k], natives[1][k]], sys)?;
         for i in 0..2 {
             groups[i].push(Col {
                 expr: g.exprs[i].clone(),
@@ -71,7 +88,7 @@ pub async fn run(
         j += 1;
         let ty = match (m.func, m.ty) {
             (AggFn::Count, _) => None,
-            (_, declared) => Some(infer(&m.name, declared, n, engines, &sys)?),
+            (_, declared) => Some(infer(&m.name, declared, n, sys)?),
         };
         if m.func == AggFn::Sum
             && !matches!(
@@ -94,7 +111,7 @@ pub async fn run(
             };
             aggs[i].push(match (m.func, ty) {
                 (AggFn::Count, _) => Aggregate::Count(Some(col(LogicalType::Int, n[i]))),
-                // A sum of integers can outgrow every engine's integer: render it as a decimal.
+                // A sum of integers can outgrow any database's integer: render it as a decimal.
                 (AggFn::Sum, Some(LogicalType::Int)) => {
                     Aggregate::Sum(col(LogicalType::Decimal(0), Native::Decimal))
                 }
@@ -113,36 +130,20 @@ pub async fn run(
         key,
         columns: Vec::new(),
         extra: Vec::new(),
-        tz: sys[i].config.timezone,
+        tz: sys[i].timezone(),
     };
     let sides = [side(0, ga), side(1, gb)];
-    let queries = [
-        sql::aggregates(sys[0].engine().dialect(), &sides[0], &aggs[0]),
-        sql::aggregates(sys[1].engine().dialect(), &sides[1], &aggs[1]),
-    ];
     let (a, b) = tokio::join!(
-        sys[0].fetch_strings(&queries[0]),
-        sys[1].fetch_strings(&queries[1])
+        sys[0].aggregates(&sides[0], &aggs[0]),
+        sys[1].aggregates(&sides[1], &aggs[1])
     );
-    let (a, b) = match (a, b) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e.into()),
-        (Err(x), Err(y)) => return Err(CheckError::Both(Box::new(x.into()), Box::new(y.into()))),
-    };
-    let ng = spec.group_by.len();
-    let by_group = |rows: Vec<Row>| -> BTreeMap<Row, Row> {
-        rows.into_iter()
-            .map(|mut r| {
-                let values = r.split_off(ng.min(r.len()));
-                (r, values)
-            })
-            .collect()
-    };
-    let (ma, mb) = (by_group(a), by_group(b));
+    let (a, b) = CheckError::both(a, b)?;
+    let (ma, mb): (BTreeMap<Row, Row>, BTreeMap<Row, Row>) =
+        (a.into_iter().collect(), b.into_iter().collect());
     let mut keys: Vec<&Row> = ma.keys().chain(mb.keys()).collect();
     keys.sort();
     keys.dedup();
-    let limit = options.samples.unwrap_or(usize::MAX);
+    let limit = cx.limit();
     let mut differing = 0u64;
     let mut samples = Vec::new();
     for key in keys {
@@ -177,14 +178,10 @@ pub async fn run(
                     values.insert(names[0].clone(), xa.into());
                     values.insert(names[1].clone(), xb.into());
                     Difference {
-                        key: group.clone(),
-                        kind: "changed".to_string(),
                         columns,
                         values: Some(values),
-                        first_seen: None,
-                        newer: None,
                         delta: (!delta.is_empty()).then_some(delta),
-                        rows: None,
+                        ..Difference::new(group.clone(), "changed")
                     }
                 })
             }
@@ -207,14 +204,8 @@ pub async fn run(
                 let mut values = Map::new();
                 values.insert(there.clone(), shown.into());
                 Some(Difference {
-                    key: group,
-                    kind: format!("missing_in_{missing}"),
-                    columns: Vec::new(),
                     values: Some(values),
-                    first_seen: None,
-                    newer: None,
-                    delta: None,
-                    rows: None,
+                    ..Difference::new(group, format!("missing_in_{missing}"))
                 })
             }
         };
@@ -229,13 +220,104 @@ pub async fn run(
         (names[0].clone(), ma.len() as i64),
         (names[1].clone(), mb.len() as i64),
     ];
-    Ok(Outcome {
-        finding: differing as f64,
-        total: ma.len().max(mb.len()) as f64,
-        groups: Some(GroupStats { seen, differing }),
+    Ok(AggregateReport {
         samples,
-        ..Outcome::default()
+        groups: GroupStats { seen, differing },
     })
+}
+
+impl KindReport for AggregateReport {
+    fn graded(&self) -> Graded {
+        Graded {
+            amount: self.groups.differing as f64,
+            total: self.groups.seen.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64,
+        }
+    }
+
+    fn export(&self, check: &str, metrics: &Metrics) {
+        metrics
+            .differing_groups
+            .with_label_values(&[check])
+            .set(self.groups.differing as i64);
+    }
+
+    fn describe(&self, f: &mut Finding) {
+        let g = &self.groups;
+        f.headline(format!(
+            "{} group{} differ{}",
+            g.differing,
+            plural(g.differing as i64),
+            verb_s(g.differing)
+        ));
+        f.fact("groups", "Groups", per_system_json(&g.seen));
+        f.fact("differing_groups", "Differing groups", json!(g.differing));
+    }
+
+    fn samples(&self) -> &[Difference] {
+        &self.samples
+    }
+
+    fn details(&self, check: &str) -> Option<Table> {
+        if self.samples.is_empty() {
+            return None;
+        }
+        let g = &self.groups;
+        let systems: Vec<&str> = g.seen.iter().map(|(s, _)| s.as_str()).collect();
+        let mut header = vec!["GROUP".to_string(), "KIND".into(), "MEASURE".into()];
+        header.extend(systems.iter().map(|s| s.to_uppercase()));
+        header.push("DELTA".into());
+        let mut lines = Vec::new();
+        for s in &self.samples {
+            if s.columns.is_empty() {
+                // A group on one side only: its values there.
+                let there = s
+                    .values
+                    .as_ref()
+                    .and_then(|v| v.iter().next())
+                    .and_then(|(_, v)| v.as_object())
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| format!("{k}={}", super::report::show(Some(v))))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_default();
+                lines.push(vec![
+                    s.key_text(),
+                    s.kind.clone(),
+                    there,
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+                continue;
+            }
+            for (i, m) in s.columns.iter().enumerate() {
+                let first = i == 0;
+                lines.push(vec![
+                    if first { s.key_text() } else { String::new() },
+                    if first { s.kind.clone() } else { String::new() },
+                    m.clone(),
+                    s.value_text(systems.first().copied().unwrap_or(""), m),
+                    s.value_text(systems.get(1).copied().unwrap_or(""), m),
+                    s.delta
+                        .as_ref()
+                        .and_then(|d| d.get(m))
+                        .map(|d| super::report::show(Some(d)))
+                        .unwrap_or_default(),
+                ]);
+            }
+        }
+        Some(Table {
+            title: format!(
+                "{check}: {} differing groups{}:",
+                g.differing,
+                shown_of(self.samples.len(), g.differing)
+            ),
+            header,
+            rows: lines,
+        })
+    }
 }
 
 /// A decimal as (digits, scale): exact arithmetic on canonical decimal text.
@@ -329,6 +411,20 @@ fn differs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn differing_groups_are_described() {
+        let r = AggregateReport {
+            samples: Vec::new(),
+            groups: GroupStats {
+                seen: vec![("legacy".into(), 6), ("modern".into(), 6)],
+                differing: 1,
+            },
+        };
+        let mut f = Finding::default();
+        r.describe(&mut f);
+        assert_eq!(f.headline, "1 group differs");
+    }
 
     #[test]
     fn decimals_compare_exactly_with_tolerance() {

@@ -1,78 +1,77 @@
-//! `hash_diff`: every row of both sides compared by key, in the databases, through segment
-//! checksums and bisection (`compare::diff`); then the changed rows' mapped values are
-//! fetched to say which columns differ and how.
+//! `hash_diff`: every row of both sides compared by key, inside the databases, through
+//! segment checksums and bisection ([`super::diff`]); then the changed rows' mapped values
+//! are fetched to say which columns differ and how. Also what a content check is made of
+//! (resolving its columns and types, turning differing keys into listed records), which
+//! `hash_sample` reuses.
 
 use std::collections::BTreeMap;
 
-use super::{CheckError, Difference, Outcome, RunOptions};
-use crate::compare::diff::{self, DiffConfig, DiffKind, SideRef};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::columns::{infer, key_columns};
+use super::context::{CheckError, Context};
+use super::diff::{self, DiffConfig, DiffKind, SideRef};
+use super::finding::{plural, verb_s, Finding};
+use super::report::{
+    export_rows, per_system, per_system_json, shown_of, Difference, Differences, Graded,
+    KindReport, Table,
+};
 use crate::compare::normalize::LogicalType;
-use crate::compare::{key_type_supported, Col, Key, Native, SideSpec};
-use crate::config::{CheckConfig, EngineKind, HashDiffSpec};
-use crate::system::sql;
-use crate::system::{System, Systems};
+use crate::compare::{Col, Key, Native, SideSpec};
+use crate::config::HashDiffSpec;
+use crate::metrics::Metrics;
+use crate::system::{Load, Reader, Window};
 
 /// Most keys in one value-fetch query.
 const FETCH_BATCH: usize = 500;
 
-pub async fn run(
-    check: &CheckConfig,
-    spec: &HashDiffSpec,
-    systems: &Systems,
-    options: &RunOptions,
-) -> Result<Outcome, CheckError> {
-    let sys = systems_of(spec, systems)?;
+/// What a `hash_diff` run found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HashDiffReport {
+    /// Rows compared per system, in side order.
+    #[serde(with = "per_system")]
+    pub rows: Vec<(String, i64)>,
+    pub differences: Differences,
+    /// The differing records listed (at most the run's `samples`).
+    pub samples: Vec<Difference>,
+    /// Differences that resolved during the grace period (the sync caught up).
+    pub transient: u64,
+    /// Queries and rows the run cost each system.
+    #[serde(with = "per_system", skip_serializing_if = "Vec::is_empty", default)]
+    pub load: Vec<(String, Load)>,
+}
+
+pub async fn run(spec: &HashDiffSpec, cx: &Context<'_>) -> Result<HashDiffReport, CheckError> {
+    let readers = readers(spec, cx)?;
+    let readers = [&readers[0], &readers[1]];
     let Resolved {
         sides,
         names,
         windows,
-    } = resolve(spec, sys).await?;
-    let refs = [
-        SideRef {
-            system: sys[0],
-            spec: &sides[0],
-        },
-        SideRef {
-            system: sys[1],
-            spec: &sides[1],
-        },
-    ];
+    } = resolve(spec, readers).await?;
+    let refs = side_refs(readers, &sides);
     let mut outcome = match &windows {
         // A window compares the recently changed keys of either side, wherever their
         // timestamps stand on the other side (a failed sync leaves the old one there).
-        [Some(_), Some(_)] => {
-            let mut load = [diff::Load::default(); 2];
-            let mut keys: Vec<Key> = Vec::new();
-            for i in 0..2 {
-                let q =
-                    sql::keys_where(sys[i].engine().dialect(), &sides[i], windows[i].as_deref());
-                let rows = sys[i].fetch_strings(&q).await?;
-                load[i].queries += 1;
-                load[i].rows += rows.len() as u64;
-                keys.extend(rows.iter().filter_map(|r| {
-                    sides[i]
-                        .key
-                        .iter()
-                        .zip(r)
-                        .map(|(c, v)| {
-                            v.as_deref()
-                                .and_then(|t| crate::compare::KeyPart::parse(t, c.ty))
-                        })
-                        .collect::<Option<Key>>()
-                }));
-            }
+        [Some(wa), Some(wb)] => {
+            let (ka, kb) = tokio::join!(
+                readers[0].keys_in(&sides[0], Some(wa)),
+                readers[1].keys_in(&sides[1], Some(wb))
+            );
+            let mut keys: Vec<Key> = ka?;
+            keys.extend(kb?);
             keys.sort();
             keys.dedup();
-            let differences = diff::recheck(refs, &keys, &mut load).await?;
+            let differences = diff::recheck(refs, &keys).await?;
             diff::DiffOutcome {
                 rows: [keys.len() as u64; 2],
                 differences,
-                load,
             }
         }
         _ => {
-            let progress = options.progress.clone().map(|p| {
-                let name = check.name.clone();
+            let progress = cx.progress.map(|p| {
+                let (p, name) = (p.clone(), cx.check.to_string());
                 diff::Progress(std::sync::Arc::new(move |what: String| (p.0)(&name, what)))
             });
             let cfg = DiffConfig {
@@ -86,120 +85,236 @@ pub async fn run(
     // catching up.
     let mut transient = 0;
     if let (Some(grace), false) = (spec.grace, outcome.differences.is_empty()) {
+        let n = outcome.differences.len();
         tracing::debug!(
-            check = %check.name,
-            differences = outcome.differences.len(),
+            check = %cx.check,
+            differences = n,
             grace = %humantime::format_duration(grace),
             "re-checking the differences after the grace period"
         );
-        if let Some(p) = &options.progress {
-            (p.0)(
-                &check.name,
-                format!(
-                    "waiting {} before re-checking {} differences",
-                    humantime::format_duration(grace),
-                    outcome.differences.len()
-                ),
-            );
-        }
-        if let Some(hook) = &options.on_grace {
+        cx.tell(|| {
+            format!(
+                "waiting {} before re-checking {n} differences",
+                humantime::format_duration(grace)
+            )
+        });
+        if let Some(hook) = cx.on_grace {
             (hook.0)().await;
         }
         tokio::time::sleep(grace).await;
         let keys: Vec<Key> = outcome.differences.iter().map(|(k, _)| k.clone()).collect();
-        let remaining = diff::recheck(refs, &keys, &mut outcome.load).await?;
-        transient = (outcome.differences.len() - remaining.len()) as u64;
+        let remaining = diff::recheck(refs, &keys).await?;
+        transient = (n - remaining.len()) as u64;
         outcome.differences = remaining;
     }
-    let _ = check;
-    explain(
-        spec,
-        [sys[0], sys[1]],
-        &sides,
-        &names,
-        outcome.differences,
-        outcome.rows,
-        outcome.load,
+    let (differences, samples) =
+        explain(spec, readers, &sides, &names, outcome.differences, cx).await?;
+    Ok(HashDiffReport {
+        rows: rows_of(readers, outcome.rows),
+        differences,
+        samples,
         transient,
-        options,
-    )
-    .await
+        load: load_of(readers),
+    })
 }
 
-/// The systems a content check reads, in side order.
-pub(super) fn systems_of<'a>(
+impl KindReport for HashDiffReport {
+    fn graded(&self) -> Graded {
+        Graded {
+            amount: self.differences.total() as f64,
+            total: self.rows.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64,
+        }
+    }
+
+    fn export(&self, check: &str, metrics: &Metrics) {
+        export_rows(check, &self.rows, metrics);
+        export_differences(check, &self.differences, metrics);
+    }
+
+    fn describe(&self, f: &mut Finding) {
+        f.fact("rows", "Rows", per_system_json(&self.rows));
+        let d = &self.differences;
+        let total = d.total();
+        let mut parts: Vec<String> = d
+            .missing
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{n} missing in {s}"))
+            .collect();
+        if d.changed > 0 {
+            parts.push(format!("{} changed", d.changed));
+        }
+        f.headline(if total == 0 {
+            "no rows differ".to_string()
+        } else {
+            format!(
+                "{total} row{} differ{}: {}",
+                plural(total as i64),
+                verb_s(total),
+                parts.join(", ")
+            )
+        });
+        difference_facts(d, "", "", f);
+        if self.transient > 0 {
+            f.fact(
+                "transient",
+                "Transient (caught up during grace)",
+                json!(self.transient),
+            );
+        }
+    }
+
+    fn rows(&self) -> &[(String, i64)] {
+        &self.rows
+    }
+
+    fn samples(&self) -> &[Difference] {
+        &self.samples
+    }
+
+    fn differences_total(&self) -> Option<u64> {
+        Some(self.differences.total())
+    }
+
+    fn transient(&self) -> u64 {
+        self.transient
+    }
+
+    fn details(&self, check: &str) -> Option<Table> {
+        record_table(check, &self.rows, &self.samples, self.differences.total())
+    }
+}
+
+/// `driftwatch_missing_rows` per system and `driftwatch_changed_rows`.
+fn export_differences(check: &str, d: &Differences, metrics: &Metrics) {
+    for (system, n) in &d.missing {
+        metrics
+            .missing_rows
+            .with_label_values(&[check, system])
+            .set(*n as i64);
+    }
+    metrics
+        .changed_rows
+        .with_label_values(&[check])
+        .set(d.changed as i64);
+}
+
+/// The missing and changed counts as facts; `key`/`label` mark counts of sampled keys.
+pub(super) fn difference_facts(d: &Differences, key: &str, label: &str, f: &mut Finding) {
+    for (system, n) in &d.missing {
+        f.fact(
+            format!("{key}missing_in_{system}"),
+            format!("Missing in {system}{label}"),
+            json!(n),
+        );
+    }
+    f.fact(
+        format!("{key}changed"),
+        format!("Changed{label}"),
+        json!(d.changed),
+    );
+}
+
+/// The listed differing records: one line per differing column, both sides' values.
+pub(super) fn record_table(
+    check: &str,
+    rows: &[(String, i64)],
+    samples: &[Difference],
+    total: u64,
+) -> Option<Table> {
+    if samples.is_empty() {
+        return None;
+    }
+    let systems: Vec<&str> = rows.iter().map(|(s, _)| s.as_str()).collect();
+    let mut header = vec!["KEY".to_string(), "KIND".into(), "COLUMN".into()];
+    header.extend(systems.iter().map(|s| s.to_uppercase()));
+    let mut lines = Vec::new();
+    for s in samples {
+        let key = s.key_text();
+        if s.columns.is_empty() {
+            lines.push(vec![
+                key,
+                s.kind.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+            continue;
+        }
+        for (i, c) in s.columns.iter().enumerate() {
+            let first = i == 0;
+            lines.push(vec![
+                if first { key.clone() } else { String::new() },
+                if first { s.kind.clone() } else { String::new() },
+                c.clone(),
+                s.value_text(systems.first().copied().unwrap_or(""), c),
+                s.value_text(systems.get(1).copied().unwrap_or(""), c),
+            ]);
+        }
+    }
+    Some(Table {
+        title: format!(
+            "{check}: {total} differing rows{}:",
+            shown_of(samples.len(), total)
+        ),
+        header,
+        rows: lines,
+    })
+}
+
+/// One reader per side, in side order.
+pub(super) fn readers<'a>(
     spec: &HashDiffSpec,
-    systems: &'a Systems,
-) -> Result<[&'a System; 2], CheckError> {
+    cx: &Context<'a>,
+) -> Result<[Reader<'a>; 2], CheckError> {
     Ok([
-        super::system(systems, &spec.sides[0].table.system)?,
-        super::system(systems, &spec.sides[1].table.system)?,
+        cx.system(&spec.sides[0].table.system)?.reader(),
+        cx.system(&spec.sides[1].table.system)?.reader(),
     ])
 }
 
-/// Key (or reference) columns typed for comparison on both sides: the declared type, else
-/// what the databases agree on; only types that order the same on every engine.
-pub(super) fn key_columns(
-    names: &[String],
-    declared: Option<&[LogicalType]>,
-    exprs: [&[String]; 2],
-    natives: [&[Native]; 2],
-    sys: [&System; 2],
-    what: &str,
-) -> Result<[Vec<Col>; 2], CheckError> {
-    let engines = [sys[0].engine().kind(), sys[1].engine().kind()];
-    let mut cols: [Vec<Col>; 2] = Default::default();
-    for (k, name) in names.iter().enumerate() {
-        let ty = infer(
-            name,
-            declared.map(|t| t[k]),
-            [natives[0][k], natives[1][k]],
-            engines,
-            &sys,
-        )?;
-        if !key_type_supported(ty) {
-            return Err(CheckError::Config(format!(
-                "{what} `{name}` compares as {ty}: it must be an integer, text, a UUID or a date (declare its type)"
-            )));
-        }
-        for i in 0..2 {
-            cols[i].push(Col {
-                expr: exprs[i][k].clone(),
-                ty,
-                native: natives[i][k],
-                plain: false,
-            });
-        }
-    }
-    Ok(cols)
+pub(super) fn side_refs<'a>(
+    readers: [&'a Reader<'a>; 2],
+    sides: &'a [SideSpec; 2],
+) -> [SideRef<'a>; 2] {
+    [
+        SideRef {
+            reader: readers[0],
+            spec: &sides[0],
+        },
+        SideRef {
+            reader: readers[1],
+            spec: &sides[1],
+        },
+    ]
 }
 
-/// Turns differing keys into the outcome on-call reads: counts, and for the listed ones the
-/// mapped values of both sides and the columns that differ.
-#[allow(clippy::too_many_arguments)]
+pub(super) fn rows_of(readers: [&Reader<'_>; 2], rows: [u64; 2]) -> Vec<(String, i64)> {
+    vec![
+        (readers[0].name().to_string(), rows[0] as i64),
+        (readers[1].name().to_string(), rows[1] as i64),
+    ]
+}
+
+pub(super) fn load_of(readers: [&Reader<'_>; 2]) -> Vec<(String, Load)> {
+    readers
+        .iter()
+        .map(|r| (r.name().to_string(), r.load()))
+        .collect()
+}
+
+/// Turns differing keys into what on-call reads: counts, and for the listed ones the mapped
+/// values of both sides and the columns that differ.
 pub(super) async fn explain(
     spec: &HashDiffSpec,
-    sys: [&System; 2],
+    readers: [&Reader<'_>; 2],
     sides: &[SideSpec; 2],
     names: &[String],
     differences: Vec<(Key, DiffKind)>,
-    rows: [u64; 2],
-    mut load: [diff::Load; 2],
-    transient: u64,
-    options: &RunOptions,
-) -> Result<Outcome, CheckError> {
-    let system_names = [sys[0].name().to_string(), sys[1].name().to_string()];
+    cx: &Context<'_>,
+) -> Result<(Differences, Vec<Difference>), CheckError> {
+    let system_names = [readers[0].name().to_string(), readers[1].name().to_string()];
     let detected_at = chrono::Utc::now();
-    let first_seen = |key: &serde_json::Map<String, serde_json::Value>, kind: &str| {
-        options
-            .previous
-            .as_ref()
-            .and_then(|p| p.samples.as_ref())
-            .and_then(|s| s.iter().find(|d| &d.key == key && d.kind == kind))
-            .and_then(|d| d.first_seen)
-            .unwrap_or(detected_at)
-    };
-
     let mut missing = [0u64; 2];
     let mut changed = 0u64;
     for (_, kind) in &differences {
@@ -208,8 +323,7 @@ pub(super) async fn explain(
             DiffKind::Changed => changed += 1,
         }
     }
-    let cap = options.samples.unwrap_or(usize::MAX);
-    let listed: Vec<&(Key, DiffKind)> = differences.iter().take(cap).collect();
+    let listed: Vec<&(Key, DiffKind)> = differences.iter().take(cx.limit()).collect();
     let changed_keys: Vec<Key> = listed
         .iter()
         .filter(|(_, k)| *k == DiffKind::Changed)
@@ -217,26 +331,8 @@ pub(super) async fn explain(
         .collect();
     let mut values: [BTreeMap<Key, Vec<Option<String>>>; 2] = Default::default();
     for chunk in changed_keys.chunks(FETCH_BATCH) {
-        for (i, system) in sys.iter().enumerate() {
-            let q = sql::fetch_rows(system.engine().dialect(), &sides[i], chunk);
-            let rows = system.fetch_strings(&q).await?;
-            load[i].queries += 1;
-            load[i].rows += rows.len() as u64;
-            let nkey = sides[i].key.len();
-            for r in rows {
-                let key: Option<Key> = sides[i]
-                    .key
-                    .iter()
-                    .zip(&r[..nkey])
-                    .map(|(c, v)| {
-                        v.as_deref()
-                            .and_then(|t| crate::compare::KeyPart::parse(t, c.ty))
-                    })
-                    .collect();
-                if let Some(key) = key {
-                    values[i].insert(key, r[nkey..].to_vec());
-                }
-            }
+        for i in 0..2 {
+            values[i].extend(readers[i].rows_for_keys(&sides[i], chunk).await?);
         }
     }
     let samples = listed
@@ -251,108 +347,94 @@ pub(super) async fn explain(
             match kind {
                 DiffKind::MissingIn(i) => {
                     let kind = format!("missing_in_{}", system_names[*i]);
+                    let first_seen = cx.first_seen(&key_json, &kind, detected_at);
                     Difference {
-                        newer: None,
-                        first_seen: Some(first_seen(&key_json, &kind)),
-                        key: key_json,
-                        kind,
-                        columns: Vec::new(),
-                        values: None,
-                        delta: None,
-                        rows: None,
+                        first_seen: Some(first_seen),
+                        ..Difference::new(key_json, kind)
                     }
                 }
-                DiffKind::Changed => {
-                    let (a, b) = (values[0].get(key), values[1].get(key));
-                    let mut columns = Vec::new();
-                    let mut va = serde_json::Map::new();
-                    let mut vb = serde_json::Map::new();
-                    if let (Some(a), Some(b)) = (a, b) {
-                        for (i, name) in names.iter().enumerate() {
-                            if a[i] != b[i] {
-                                columns.push(name.clone());
-                                va.insert(name.clone(), a[i].clone().into());
-                                vb.insert(name.clone(), b[i].clone().into());
-                            }
-                        }
-                    }
-                    let mut vals = serde_json::Map::new();
-                    vals.insert(system_names[0].clone(), va.into());
-                    vals.insert(system_names[1].clone(), vb.into());
-                    // Which side holds the newer version (by the `version` column).
-                    let newer = match (a, b) {
-                        (Some(a), Some(b)) if !sides[0].extra.is_empty() => {
-                            let (va, vb) = (
-                                a.get(names.len()).cloned().flatten(),
-                                b.get(names.len()).cloned().flatten(),
-                            );
-                            match compare_versions(
-                                va.as_deref(),
-                                vb.as_deref(),
-                                sides[0].extra[0].ty,
-                            ) {
-                                Some(std::cmp::Ordering::Greater) => Some(system_names[0].clone()),
-                                Some(std::cmp::Ordering::Less) => Some(system_names[1].clone()),
-                                _ => None,
-                            }
-                        }
-                        _ => None,
-                    };
-                    Difference {
-                        newer,
-                        first_seen: Some(first_seen(&key_json, "changed")),
-                        key: key_json,
-                        kind: "changed".to_string(),
-                        columns,
-                        values: Some(vals),
-                        delta: None,
-                        rows: None,
-                    }
-                }
+                DiffKind::Changed => changed_record(
+                    key_json,
+                    [values[0].get(key), values[1].get(key)],
+                    names,
+                    &system_names,
+                    sides[0].extra.first().map(|c| c.ty),
+                    |k| cx.first_seen(k, "changed", detected_at),
+                ),
             }
         })
         .collect();
-    let total = rows[0].max(rows[1]) as f64;
-    Ok(Outcome {
-        rows: vec![
-            (system_names[0].clone(), rows[0] as i64),
-            (system_names[1].clone(), rows[1] as i64),
+    let counts = Differences {
+        missing: vec![
+            (system_names[0].clone(), missing[0]),
+            (system_names[1].clone(), missing[1]),
         ],
-        row_count_difference: None,
-        finding: (missing[0] + missing[1] + changed) as f64,
-        total,
-        differences: Some(super::Differences {
-            missing: vec![
-                (system_names[0].clone(), missing[0]),
-                (system_names[1].clone(), missing[1]),
-            ],
-            changed,
-        }),
-        samples,
-        transient,
-        sample: None,
-        load: vec![
-            (system_names[0].clone(), load[0]),
-            (system_names[1].clone(), load[1]),
-        ],
-        ..Outcome::default()
-    })
+        changed,
+    };
+    Ok((counts, samples))
 }
 
-/// Turns the check's definition into what each engine needs: expressions with logical
-/// types, inferred from the databases where the config leaves them out.
-/// A content check made concrete for its engines.
+/// A changed row as listed: the columns that differ with both sides' values, and which side
+/// holds the newer version when the check has a `version` column (fetched after the compared
+/// columns).
+fn changed_record(
+    key: serde_json::Map<String, serde_json::Value>,
+    values: [Option<&Vec<Option<String>>>; 2],
+    names: &[String],
+    systems: &[String; 2],
+    version: Option<LogicalType>,
+    first_seen: impl Fn(&serde_json::Map<String, serde_json::Value>) -> chrono::DateTime<chrono::Utc>,
+) -> Difference {
+    let mut columns = Vec::new();
+    let mut va = serde_json::Map::new();
+    let mut vb = serde_json::Map::new();
+    let mut newer = None;
+    if let [Some(a), Some(b)] = values {
+        for (i, name) in names.iter().enumerate() {
+            if a[i] != b[i] {
+                columns.push(name.clone());
+                va.insert(name.clone(), a[i].clone().into());
+                vb.insert(name.clone(), b[i].clone().into());
+            }
+        }
+        if let Some(ty) = version {
+            let (x, y) = (
+                a.get(names.len()).cloned().flatten(),
+                b.get(names.len()).cloned().flatten(),
+            );
+            newer = match compare_versions(x.as_deref(), y.as_deref(), ty) {
+                Some(std::cmp::Ordering::Greater) => Some(systems[0].clone()),
+                Some(std::cmp::Ordering::Less) => Some(systems[1].clone()),
+                _ => None,
+            };
+        }
+    }
+    let mut vals = serde_json::Map::new();
+    vals.insert(systems[0].clone(), va.into());
+    vals.insert(systems[1].clone(), vb.into());
+    Difference {
+        newer,
+        first_seen: Some(first_seen(&key)),
+        columns,
+        values: Some(vals),
+        ..Difference::new(key, "changed")
+    }
+}
+
+/// A content check made concrete for its systems.
 pub(super) struct Resolved {
     pub sides: [SideSpec; 2],
     /// Logical names of the compared columns, in order.
     pub names: Vec<String>,
-    /// Per side, the condition selecting the rows inside the check's `window`.
-    pub windows: [Option<String>; 2],
+    /// Per side, the rows inside the check's `window`.
+    pub windows: [Option<Window>; 2],
 }
 
+/// Turns the check's definition into what each system needs: expressions with logical
+/// types, inferred from the databases where the config leaves them out.
 pub(super) async fn resolve(
     spec: &HashDiffSpec,
-    sys: [&System; 2],
+    readers: [&Reader<'_>; 2],
 ) -> Result<Resolved, CheckError> {
     // Which columns: the mapping, or every column both tables share.
     let mapped: Vec<(String, [String; 2], Option<LogicalType>)> = match &spec.columns {
@@ -360,68 +442,28 @@ pub(super) async fn resolve(
             .iter()
             .map(|c| (c.name.clone(), c.exprs.clone(), c.ty))
             .collect(),
-        None => {
-            let mut all = Vec::new();
-            for (i, s) in sys.iter().enumerate() {
-                all.push(s.describe(&spec.sides[i].table.table, &[]).await?);
-            }
-            let keys: Vec<Vec<String>> = spec
-                .sides
-                .iter()
-                .map(|s| s.key.iter().map(|k| k.to_ascii_lowercase()).collect())
-                .collect();
-            let shared: Vec<(String, [String; 2], Option<LogicalType>)> = all[1]
-                .iter()
-                .filter(|(name, _)| !keys[1].contains(&name.to_ascii_lowercase()))
-                .filter_map(|(name, _)| {
-                    all[0]
-                        .iter()
-                        .find(|(other, _)| {
-                            other.eq_ignore_ascii_case(name)
-                                && !keys[0].contains(&other.to_ascii_lowercase())
-                        })
-                        .map(|(other, _)| {
-                            (
-                                name.clone(),
-                                [
-                                    sys[0].engine().quote_ident(other),
-                                    sys[1].engine().quote_ident(name),
-                                ],
-                                None,
-                            )
-                        })
-                })
-                .collect();
-            if shared.is_empty() {
-                return Err(CheckError::Config(format!(
-                    "tables `{}` and `{}` share no column names besides the key: map the columns with `columns:`",
-                    spec.sides[0].table.table, spec.sides[1].table.table
-                )));
-            }
-            shared
-        }
+        None => shared_columns(spec, readers).await?,
     };
     let mut natives: Vec<Vec<Native>> = Vec::new();
-    for (i, s) in sys.iter().enumerate() {
+    for (i, r) in readers.iter().enumerate() {
         let mut exprs: Vec<String> = spec.sides[i].key.clone();
         exprs.extend(mapped.iter().map(|(_, e, _)| e[i].clone()));
-        let described = s.describe(&spec.sides[i].table.table, &exprs).await?;
+        let described = r.describe(&spec.sides[i].table.table, &exprs).await?;
         natives.push(described.into_iter().map(|(_, n)| n).collect());
     }
-    let engines = [sys[0].engine().kind(), sys[1].engine().kind()];
     let nkey = spec.sides[0].key.len();
-    let mut key_cols = key_columns(
+    let [ka, kb] = key_columns(
         &spec.key_names[..nkey],
         spec.key_types.as_deref(),
         [&spec.sides[0].key, &spec.sides[1].key],
         [&natives[0][..nkey], &natives[1][..nkey]],
-        sys,
+        readers,
         "key",
     )?;
     let mut cols: [Vec<Col>; 2] = Default::default();
     for (j, (name, exprs, ty)) in mapped.iter().enumerate() {
         let n = [natives[0][nkey + j], natives[1][nkey + j]];
-        let ty = infer(name, *ty, n, engines, &sys)?;
+        let ty = infer(name, *ty, n, readers)?;
         for i in 0..2 {
             cols[i].push(Col {
                 expr: exprs[i].clone(),
@@ -431,27 +473,8 @@ pub(super) async fn resolve(
             });
         }
     }
-    // Bare columns the catalog vouches for are rendered with plain casts.
-    for i in 0..2 {
-        let catalog = sys[i].catalog(&spec.sides[i].table.table).await?;
-        if catalog.is_empty() {
-            continue;
-        }
-        let tz = sys[i].config.timezone;
-        let d = sys[i].engine().dialect();
-        for col in key_cols[i].iter_mut().chain(cols[i].iter_mut()) {
-            let bare = col.expr.trim().trim_matches(|c| c == '`' || c == '"');
-            let is_ident = !bare.is_empty()
-                && bare
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '$');
-            if let Some(facts) = catalog.get(&bare.to_ascii_lowercase()).filter(|_| is_ident) {
-                col.plain = d.plain(col, facts, tz);
-            }
-        }
-    }
     let mut names: Vec<String> = mapped.into_iter().map(|(n, _, _)| n).collect();
-    let position = |name: &str, field: &str| {
+    let position = |names: &[String], name: &str, field: &str| {
         names.iter().position(|n| n == name).ok_or_else(|| {
             CheckError::Config(format!(
                 "`{field}` names `{name}`, which is not a compared column"
@@ -459,9 +482,9 @@ pub(super) async fn resolve(
         })
     };
     // `window`: the rows whose timestamp is recent on either side (in UTC).
-    let mut windows: [Option<String>; 2] = [None, None];
+    let mut windows: [Option<Window>; 2] = [None, None];
     if let Some(w) = &spec.window {
-        let j = position(&w.column, "window.column")?;
+        let j = position(&names, &w.column, "window.column")?;
         let LogicalType::Timestamp(p) = cols[0][j].ty else {
             return Err(CheckError::Config(format!(
                 "`window.column` `{}` compares as {}: it must be a timestamp",
@@ -474,23 +497,21 @@ pub(super) async fn resolve(
             p,
         );
         for i in 0..2 {
-            let canon = sys[i]
-                .engine()
-                .dialect()
-                .canonical(&cols[i][j], sys[i].config.timezone);
-            windows[i] = Some(format!("{canon} >= '{cutoff}'"));
+            windows[i] = Some(Window {
+                column: cols[i][j].clone(),
+                cutoff: cutoff.clone(),
+            });
         }
     }
     // `version`: fetched for changed rows, never compared.
     let mut extra: [Vec<Col>; 2] = Default::default();
     if let Some(v) = &spec.version {
-        let j = position(v, "version")?;
+        let j = position(&names, v, "version")?;
         for i in 0..2 {
             extra[i].push(cols[i].remove(j));
         }
         names.remove(j);
     }
-    let [ka, kb] = key_cols;
     let [ca, cb] = cols;
     let [ea, eb] = extra;
     let side = |i: usize, key, columns, extra| SideSpec {
@@ -499,13 +520,60 @@ pub(super) async fn resolve(
         key,
         columns,
         extra,
-        tz: sys[i].config.timezone,
+        tz: readers[i].timezone(),
     };
+    let mut sides = [side(0, ka, ca, ea), side(1, kb, cb, eb)];
+    // Bare columns the catalog vouches for are rendered with plain casts.
+    for (i, side) in sides.iter_mut().enumerate() {
+        readers[i].mark_plain(side).await?;
+    }
     Ok(Resolved {
-        sides: [side(0, ka, ca, ea), side(1, kb, cb, eb)],
+        sides,
         names,
         windows,
     })
+}
+
+/// Every column both tables share by name (case-insensitively), besides the key.
+async fn shared_columns(
+    spec: &HashDiffSpec,
+    readers: [&Reader<'_>; 2],
+) -> Result<Vec<(String, [String; 2], Option<LogicalType>)>, CheckError> {
+    let mut all = Vec::new();
+    for (i, r) in readers.iter().enumerate() {
+        all.push(r.describe(&spec.sides[i].table.table, &[]).await?);
+    }
+    let keys: Vec<Vec<String>> = spec
+        .sides
+        .iter()
+        .map(|s| s.key.iter().map(|k| k.to_ascii_lowercase()).collect())
+        .collect();
+    let shared: Vec<(String, [String; 2], Option<LogicalType>)> = all[1]
+        .iter()
+        .filter(|(name, _)| !keys[1].contains(&name.to_ascii_lowercase()))
+        .filter_map(|(name, _)| {
+            all[0]
+                .iter()
+                .find(|(other, _)| {
+                    other.eq_ignore_ascii_case(name)
+                        && !keys[0].contains(&other.to_ascii_lowercase())
+                })
+                .map(|(other, _)| {
+                    (
+                        name.clone(),
+                        [readers[0].quote_ident(other), readers[1].quote_ident(name)],
+                        None,
+                    )
+                })
+        })
+        .collect();
+    if shared.is_empty() {
+        return Err(CheckError::Config(format!(
+            "tables `{}` and `{}` share no column names besides the key: map the columns with `columns:`",
+            spec.sides[0].table.table, spec.sides[1].table.table
+        )));
+    }
+    Ok(shared)
 }
 
 /// Orders two canonical version values: numbers numerically, everything else (timestamps,
@@ -525,37 +593,32 @@ fn compare_versions(
     }
 }
 
-/// The logical type of a column: the declared one, or the one both sides' types agree on.
-/// SQLite cannot say much about a value's type, so its side defers to the other.
-pub(super) fn infer(
-    name: &str,
-    declared: Option<LogicalType>,
-    natives: [Native; 2],
-    engines: [EngineKind; 2],
-    sys: &[&System; 2],
-) -> Result<LogicalType, CheckError> {
-    if let Some(t) = declared {
-        return Ok(t);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_content_check_lists_missing_and_changed() {
+        let r = HashDiffReport {
+            rows: vec![("legacy".into(), 100), ("modern".into(), 125)],
+            differences: Differences {
+                missing: vec![("legacy".into(), 25), ("modern".into(), 0)],
+                changed: 52,
+            },
+            samples: Vec::new(),
+            transient: 0,
+            load: Vec::new(),
+        };
+        let mut f = Finding::default();
+        r.describe(&mut f);
+        assert_eq!(
+            f.headline,
+            "77 rows differ: 25 missing in legacy, 52 changed"
+        );
+        let keys: Vec<&str> = f.facts.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["rows", "missing_in_legacy", "missing_in_modern", "changed"]
+        );
     }
-    let weak = |i: usize| {
-        engines[i] == EngineKind::Sqlite
-            && matches!(natives[i], Native::Text | Native::Other | Native::Int)
-    };
-    let logical = [natives[0].logical(), natives[1].logical()];
-    let ty = match logical {
-        [Some(a), Some(b)] if a == b => Some(a),
-        [_, Some(b)] if weak(0) => Some(b),
-        [Some(a), _] if weak(1) => Some(a),
-        _ => None,
-    };
-    ty.ok_or_else(|| {
-        CheckError::Config(format!(
-            "column `{name}`: cannot infer how to compare it ({} says {:?}, {} says {:?}); declare `type:` (one of {})",
-            sys[0].name(),
-            natives[0],
-            sys[1].name(),
-            natives[1],
-            LogicalType::NAMES
-        ))
-    })
 }

@@ -1,54 +1,66 @@
 //! `hash_sample`: a cheap, continuous look at a table too large to diff often. Each run the
-//! engines pick random rows themselves (PostgreSQL `TABLESAMPLE BERNOULLI`, MySQL/MariaDB and
-//! SQLite a random filter inside the scan: no sort of the table), about half the sample from
-//! each side so that rows missing on either side can be drawn; both sides' row hashes of
-//! the sampled keys are compared, and the mismatch ratio gives an estimate of the total
-//! drift with a 95% confidence interval.
+//! systems pick random rows themselves, inside the scan and without sorting the table, about
+//! half the sample from each side so that rows missing on either side can be drawn; both
+//! sides' row hashes of the sampled keys are compared, and the mismatch ratio gives an
+//! estimate of the total drift with a 95% confidence interval.
 
-use super::hash_diff;
-use super::{CheckError, Outcome, RunOptions, SampleStats};
-use crate::compare::diff::{self, Load, SideRef};
-use crate::compare::{Key, KeyPart};
-use crate::config::{CheckConfig, HashSampleSpec};
-use crate::system::{sql, Systems};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-pub async fn run(
-    _check: &CheckConfig,
-    spec: &HashSampleSpec,
-    systems: &Systems,
-    options: &RunOptions,
-) -> Result<Outcome, CheckError> {
+use super::context::{CheckError, Context};
+use super::diff;
+use super::finding::Finding;
+use super::hash_diff::{
+    difference_facts, explain, load_of, readers, record_table, resolve, rows_of, side_refs,
+    Resolved,
+};
+use super::report::{
+    export_rows, per_system, per_system_json, Difference, Differences, Graded, KindReport, Table,
+};
+use crate::compare::Key;
+use crate::config::HashSampleSpec;
+use crate::metrics::Metrics;
+use crate::system::Load;
+
+/// What a `hash_sample` run found: counts of sampled keys, and the estimate for the table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HashSampleReport {
+    /// Rows per system (the catalog's estimate where it keeps one).
+    #[serde(with = "per_system")]
+    pub rows: Vec<(String, i64)>,
+    /// How the sampled keys differ.
+    pub differences: Differences,
+    pub samples: Vec<Difference>,
+    pub sample: SampleStats,
+    #[serde(with = "per_system", skip_serializing_if = "Vec::is_empty", default)]
+    pub load: Vec<(String, Load)>,
+}
+
+/// A sample's findings and the estimate for the whole table.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SampleStats {
+    /// Distinct keys compared.
+    pub size: u64,
+    pub mismatches: u64,
+    pub mismatch_ratio: f64,
+    /// The mismatch ratio times the table's rows.
+    pub estimated_differences: f64,
+    /// 95% confidence interval of the estimate (Wilson score interval).
+    pub ci95: [f64; 2],
+}
+
+pub async fn run(spec: &HashSampleSpec, cx: &Context<'_>) -> Result<HashSampleReport, CheckError> {
     let cmp = &spec.compare;
-    let sys = hash_diff::systems_of(cmp, systems)?;
-    let hash_diff::Resolved { sides, names, .. } = hash_diff::resolve(cmp, sys).await?;
-    let mut load = [Load::default(); 2];
+    let readers = readers(cmp, cx)?;
+    let readers = [&readers[0], &readers[1]];
+    let Resolved { sides, names, .. } = resolve(cmp, readers).await?;
 
     // How many rows each side has (the catalog's estimate where there is one).
-    let mut rows = [0u64; 2];
-    for i in 0..2 {
-        let q = sql::row_estimate(sys[i].engine().dialect(), &sides[i]);
-        let r = sys[i].fetch_strings(&q).await?;
-        load[i].queries += 1;
-        load[i].rows += r.len() as u64;
-        let estimate = r
-            .first()
-            .and_then(|r| r.first())
-            .cloned()
-            .flatten()
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0);
-        rows[i] = if estimate > 0 {
-            estimate as u64
-        } else {
-            // No statistics yet (a table never analysed): count.
-            load[i].queries += 1;
-            load[i].rows += 1;
-            sys[i]
-                .count_rows(&sides[i].table, sides[i].filter.as_deref())
-                .await?
-                .max(0) as u64
-        };
-    }
+    let (ra, rb) = tokio::join!(
+        readers[0].row_estimate(&sides[0]),
+        readers[1].row_estimate(&sides[1])
+    );
+    let rows = [ra?, rb?];
 
     // Random keys from both sides, at once.
     let per_side = spec.size.div_ceil(2);
@@ -56,59 +68,97 @@ pub async fn run(
     // The engine draws about 1.5x what is needed; the agent keeps a uniform subset. (Cutting
     // with LIMIT instead would favour the rows the scan meets first.)
     let cap = per_side.saturating_mul(4);
-    let qa = sql::sample_keys(sys[0].engine().dialect(), &sides[0], fraction(rows[0]), cap);
-    let qb = sql::sample_keys(sys[1].engine().dialect(), &sides[1], fraction(rows[1]), cap);
-    let (ra, rb) = tokio::join!(sys[0].fetch_strings(&qa), sys[1].fetch_strings(&qb));
+    let (ka, kb) = tokio::join!(
+        readers[0].sample_keys(&sides[0], fraction(rows[0]), cap),
+        readers[1].sample_keys(&sides[1], fraction(rows[1]), cap)
+    );
     let mut keys: Vec<Key> = Vec::new();
-    for (i, mut r) in [ra?, rb?].into_iter().enumerate() {
-        load[i].queries += 1;
-        load[i].rows += r.len() as u64;
-        fastrand::shuffle(&mut r);
-        r.truncate(per_side as usize);
-        for row in r {
-            let key: Option<Key> = sides[i]
-                .key
-                .iter()
-                .zip(&row)
-                .map(|(c, v)| v.as_deref().and_then(|t| KeyPart::parse(t, c.ty)))
-                .collect();
-            keys.extend(key);
-        }
+    for mut drawn in [ka?, kb?] {
+        fastrand::shuffle(&mut drawn);
+        drawn.truncate(per_side as usize);
+        keys.extend(drawn);
     }
     keys.sort();
     keys.dedup();
 
-    let refs = [
-        SideRef {
-            system: sys[0],
-            spec: &sides[0],
-        },
-        SideRef {
-            system: sys[1],
-            spec: &sides[1],
-        },
-    ];
-    let differences = diff::recheck(refs, &keys, &mut load).await?;
-    let stats = SampleStats::new(
+    let differences = diff::recheck(side_refs(readers, &sides), &keys).await?;
+    let sample = SampleStats::new(
         keys.len() as u64,
         differences.len() as u64,
         rows[0].max(rows[1]),
     );
-    let mut outcome = hash_diff::explain(
-        cmp,
-        sys,
-        &sides,
-        &names,
+    let (differences, samples) = explain(cmp, readers, &sides, &names, differences, cx).await?;
+    Ok(HashSampleReport {
+        rows: rows_of(readers, rows),
         differences,
-        rows,
-        load,
-        0,
-        options,
-    )
-    .await?;
-    outcome.finding = stats.estimated_differences;
-    outcome.sample = Some(stats);
-    Ok(outcome)
+        samples,
+        sample,
+        load: load_of(readers),
+    })
+}
+
+impl KindReport for HashSampleReport {
+    fn graded(&self) -> Graded {
+        Graded {
+            amount: self.sample.estimated_differences,
+            total: self.rows.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64,
+        }
+    }
+
+    fn export(&self, check: &str, metrics: &Metrics) {
+        export_rows(check, &self.rows, metrics);
+        metrics
+            .sample_mismatch_ratio
+            .with_label_values(&[check])
+            .set(self.sample.mismatch_ratio);
+        metrics
+            .estimated_differences
+            .with_label_values(&[check])
+            .set(self.sample.estimated_differences);
+    }
+
+    fn describe(&self, f: &mut Finding) {
+        f.fact("rows", "Rows", per_system_json(&self.rows));
+        // The counts are of the sampled keys, not of the table.
+        difference_facts(&self.differences, "sampled_", " (of sampled keys)", f);
+        let s = &self.sample;
+        f.headline(format!(
+            "{} of {} sampled keys differ ({:.2}%): about {:.0} rows in all (95% CI {:.0}-{:.0})",
+            s.mismatches,
+            s.size,
+            s.mismatch_ratio * 100.0,
+            s.estimated_differences,
+            s.ci95[0],
+            s.ci95[1]
+        ));
+        f.fact("sample_size", "Keys sampled", json!(s.size));
+        f.fact(
+            "sample_mismatches",
+            "Sampled keys differing",
+            json!(s.mismatches),
+        );
+        f.fact(
+            "estimated_differences",
+            "Estimated differing rows",
+            json!(s.estimated_differences.round()),
+        );
+    }
+
+    fn rows(&self) -> &[(String, i64)] {
+        &self.rows
+    }
+
+    fn samples(&self) -> &[Difference] {
+        &self.samples
+    }
+
+    fn differences_total(&self) -> Option<u64> {
+        Some(self.differences.total())
+    }
+
+    fn details(&self, check: &str) -> Option<Table> {
+        record_table(check, &self.rows, &self.samples, self.differences.total())
+    }
 }
 
 impl SampleStats {
@@ -148,5 +198,44 @@ mod tests {
         assert_eq!(s.estimated_differences, 0.0);
         assert_eq!(s.ci95[0], 0.0);
         assert!(s.ci95[1] > 0.0 && s.ci95[1] < 5_000.0, "{:?}", s.ci95);
+    }
+
+    #[test]
+    fn a_sample_gives_its_estimate_and_says_its_counts_are_sampled() {
+        let r = HashSampleReport {
+            rows: vec![("legacy".into(), 100), ("modern".into(), 125)],
+            differences: Differences {
+                missing: vec![("legacy".into(), 3), ("modern".into(), 1)],
+                changed: 8,
+            },
+            samples: Vec::new(),
+            sample: SampleStats {
+                size: 400,
+                mismatches: 12,
+                mismatch_ratio: 0.03,
+                estimated_differences: 90.4,
+                ci95: [60.2, 130.9],
+            },
+            load: Vec::new(),
+        };
+        let mut f = Finding::default();
+        r.describe(&mut f);
+        assert_eq!(
+            f.headline,
+            "12 of 400 sampled keys differ (3.00%): about 90 rows in all (95% CI 60-131)"
+        );
+        let keys: Vec<&str> = f.facts.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "rows",
+                "sampled_missing_in_legacy",
+                "sampled_missing_in_modern",
+                "sampled_changed",
+                "sample_size",
+                "sample_mismatches",
+                "estimated_differences"
+            ]
+        );
     }
 }

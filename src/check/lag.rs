@@ -4,38 +4,103 @@
 //! the target. All times are compared in UTC: zone-less legacy columns are read in their
 //! system's `timezone`.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
-use super::{CheckError, LagQuantiles, LagReport, Outcome};
+use super::context::{CheckError, Context};
+use super::finding::Finding;
+use super::report::{rfc3339_opt, Graded, KindReport};
 use crate::compare::normalize::{self, LogicalType};
-use crate::compare::{Col, KeyPart, Native, SideSpec};
+use crate::compare::{Col, Key, KeyPart, Native, SideSpec};
 use crate::config::{LagMode, LagSide, LagSpec};
-use crate::system::{sql, System, Systems};
+use crate::metrics::Metrics;
+use crate::system::Reader;
 
-pub async fn run(spec: &LagSpec, systems: &Systems) -> Result<Outcome, CheckError> {
-    let sys = [
-        super::system(systems, &spec.sides[0].table.system)?,
-        super::system(systems, &spec.sides[1].table.system)?,
+/// What a `lag` run found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LagReport {
+    /// Seconds the target is behind; absent when it cannot be said (the target has none of
+    /// the source's rows).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lag_seconds: Option<f64>,
+    /// How it was measured.
+    pub lag: LagMeasure,
+}
+
+/// How a lag check measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LagMeasure {
+    pub mode: String,
+    pub from: String,
+    pub to: String,
+    /// Newest change time on the source and on the target (UTC); `None`: no rows.
+    #[serde(serialize_with = "rfc3339_opt", default)]
+    pub source_newest: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "rfc3339_opt", default)]
+    pub target_newest: Option<DateTime<Utc>>,
+    /// Systems on which the check's table (with its `where`) has no rows.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub empty: Vec<String>,
+    /// When the target's newest change is newer than the source's (writes on the target,
+    /// a sync running the other way, or clock skew between the writers): by how much.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub target_ahead_seconds: Option<f64>,
+    /// Heartbeat mode: how old the source's heartbeat is.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub heartbeat_age_seconds: Option<f64>,
+    /// per_key mode: keys sampled, keys not yet on the target, delay quantiles.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub keys: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pending: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub quantiles: Option<LagQuantiles>,
+    /// Why `lag_seconds` is missing or what to read it with.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
+}
+
+/// Propagation delay of recently changed keys, in seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LagQuantiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub max: f64,
+}
+
+pub async fn run(spec: &LagSpec, cx: &Context<'_>) -> Result<LagReport, CheckError> {
+    let readers = [
+        cx.system(&spec.sides[0].table.system)?.reader(),
+        cx.system(&spec.sides[1].table.system)?.reader(),
     ];
     let (a, b) = tokio::join!(
-        resolve(&spec.sides[0], sys[0]),
-        resolve(&spec.sides[1], sys[1])
+        resolve(&spec.sides[0], &readers[0]),
+        resolve(&spec.sides[1], &readers[1])
     );
-    let (a, b) = both(a, b)?;
+    let (a, b) = CheckError::both(a, b)?;
     let sides = [a, b];
     let (from, to) = (spec.from, spec.to);
-    let names = [sys[from].name().to_string(), sys[to].name().to_string()];
-    let mut report = LagReport {
+    let names = [
+        readers[from].name().to_string(),
+        readers[to].name().to_string(),
+    ];
+    let mut report = LagMeasure {
         mode: spec.mode.as_str().to_string(),
         from: names[0].clone(),
         to: names[1].clone(),
-        ..LagReport::default()
+        ..LagMeasure::default()
     };
     let now = Utc::now();
     let lag = match &spec.mode {
         LagMode::Watermark | LagMode::Heartbeat { .. } => {
-            let (s, t) = tokio::join!(newest(sys[from], &sides[from]), newest(sys[to], &sides[to]));
-            let (s, t) = both(s, t)?;
+            let (s, t) = tokio::join!(
+                newest(&readers[from], &sides[from]),
+                newest(&readers[to], &sides[to])
+            );
+            let (s, t) = CheckError::both(s, t)?;
             report.source_newest = s;
             report.target_newest = t;
             for (name, v) in names.iter().zip([s, t]) {
@@ -85,7 +150,7 @@ pub async fn run(spec: &LagSpec, systems: &Systems) -> Result<Outcome, CheckErro
         }
         LagMode::PerKey { size, window } => {
             per_key(
-                [sys[from], sys[to]],
+                [&readers[from], &readers[to]],
                 [&sides[from], &sides[to]],
                 *size,
                 *window,
@@ -95,34 +160,115 @@ pub async fn run(spec: &LagSpec, systems: &Systems) -> Result<Outcome, CheckErro
             .await?
         }
     };
-    // A target with none of the source's rows is as far behind as it gets.
-    let finding = lag.unwrap_or(f64::INFINITY);
-    Ok(Outcome {
-        finding,
+    Ok(LagReport {
         lag_seconds: lag,
-        lag: Some(report),
-        ..Outcome::default()
+        lag: report,
     })
 }
 
-fn both<A, B>(a: Result<A, CheckError>, b: Result<B, CheckError>) -> Result<(A, B), CheckError> {
-    match (a, b) {
-        (Ok(a), Ok(b)) => Ok((a, b)),
-        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
-        (Err(ea), Err(eb)) => Err(CheckError::Both(Box::new(ea), Box::new(eb))),
+impl KindReport for LagReport {
+    fn graded(&self) -> Graded {
+        Graded {
+            // A target with none of the source's rows is as far behind as it gets.
+            amount: self.lag_seconds.unwrap_or(f64::INFINITY),
+            total: 0.0,
+        }
+    }
+
+    fn export(&self, check: &str, metrics: &Metrics) {
+        match self.lag_seconds {
+            Some(v) => metrics.lag_seconds.with_label_values(&[check]).set(v),
+            // Unknown (a side has no rows): no value rather than a misleading one.
+            None => {
+                let _ = metrics.lag_seconds.remove_label_values(&[check]);
+            }
+        }
+        if let Some(q) = self.lag.quantiles {
+            for (quantile, v) in [("0.5", q.p50), ("0.95", q.p95), ("1", q.max)] {
+                metrics
+                    .lag_propagation_seconds
+                    .with_label_values(&[check, quantile])
+                    .set(v);
+            }
+        }
+    }
+
+    fn describe(&self, f: &mut Finding) {
+        let l = &self.lag;
+        match self.lag_seconds {
+            Some(v) => {
+                let mut headline = format!("{} is {} behind {}", l.to, duration(v), l.from);
+                if let Some(q) = l.quantiles {
+                    headline.push_str(&format!(
+                        " (p50 {}, p95 {}; {} of {} recent keys not there yet)",
+                        duration(q.p50),
+                        duration(q.p95),
+                        l.pending.unwrap_or(0),
+                        l.keys.unwrap_or(0)
+                    ));
+                }
+                f.headline(headline);
+                f.fact("lag_seconds", "Lag (seconds)", json!(v));
+            }
+            None => f.headline(format!(
+                "lag from {} to {} unknown: {}",
+                l.from,
+                l.to,
+                l.note.as_deref().unwrap_or("a side has no rows")
+            )),
+        }
+        for (key, label, t) in [
+            (
+                "source_newest",
+                format!("Newest change on {}", l.from),
+                l.source_newest,
+            ),
+            (
+                "target_newest",
+                format!("Newest change on {}", l.to),
+                l.target_newest,
+            ),
+        ] {
+            f.fact(
+                key,
+                label,
+                t.map(|t| Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+                    .unwrap_or(Value::String("no rows".into())),
+            );
+        }
+        if let Some(q) = l.quantiles {
+            f.fact(
+                "propagation_seconds",
+                "Propagation delay (seconds)",
+                json!({"p50": q.p50, "p95": q.p95, "max": q.max}),
+            );
+            f.fact(
+                "keys_pending",
+                "Sampled keys not yet on the target",
+                json!(l.pending),
+            );
+        }
+        if let Some(a) = l.target_ahead_seconds {
+            f.fact(
+                "target_ahead_seconds",
+                format!("{} ahead by (seconds)", l.to),
+                json!(a),
+            );
+        }
     }
 }
 
-/// One side made concrete: the timestamp (first column) and key typed for the engine, which
-/// renders them canonically in UTC.
-struct Resolved {
-    side: SideSpec,
+/// Seconds as a person reads them: `1m 35s`.
+fn duration(v: f64) -> humantime::FormattedDuration {
+    humantime::format_duration(std::time::Duration::from_secs(v.max(0.0).round() as u64))
 }
 
-async fn resolve(side: &LagSide, sys: &System) -> Result<Resolved, CheckError> {
+/// One side made concrete: the timestamp (first column) and key typed for the system, which
+/// renders them canonically in UTC.
+async fn resolve(side: &LagSide, reader: &Reader<'_>) -> Result<SideSpec, CheckError> {
     let mut exprs = vec![side.timestamp.clone()];
     exprs.extend(side.key.iter().cloned());
-    let described = sys.describe(&side.table.table, &exprs).await?;
+    let described = reader.describe(&side.table.table, &exprs).await?;
     let natives: Vec<Native> = described.into_iter().map(|(_, n)| n).collect();
     let ts = Col {
         expr: side.timestamp.clone(),
@@ -144,15 +290,13 @@ async fn resolve(side: &LagSide, sys: &System) -> Result<Resolved, CheckError> {
             plain: false,
         })
         .collect();
-    Ok(Resolved {
-        side: SideSpec {
-            table: side.table.table.clone(),
-            filter: side.table.filter.clone(),
-            key,
-            columns: vec![ts],
-            extra: Vec::new(),
-            tz: sys.config.timezone,
-        },
+    Ok(SideSpec {
+        table: side.table.table.clone(),
+        filter: side.table.filter.clone(),
+        key,
+        columns: vec![ts],
+        extra: Vec::new(),
+        tz: reader.timezone(),
     })
 }
 
@@ -163,25 +307,23 @@ fn seconds(d: chrono::Duration) -> f64 {
 }
 
 /// A canonical timestamp read back as UTC.
-fn instant(text: &str, side: &Resolved, system: &System) -> Result<DateTime<Utc>, CheckError> {
+fn instant(text: &str, side: &SideSpec, reader: &Reader<'_>) -> Result<DateTime<Utc>, CheckError> {
     normalize::parse_timestamp(text, chrono_tz::UTC)
         .map(|naive: NaiveDateTime| naive.and_utc())
         .ok_or_else(|| {
             CheckError::Config(format!(
                 "system `{}`: the timestamp `{}` reads `{text}`, which is not a time (map `timestamp` to a timestamp column or expression)",
-                system.name(),
-                side.side.columns[0].expr
+                reader.name(),
+                side.columns[0].expr
             ))
         })
 }
 
 /// The newest change time on one side; `None` when it has no rows.
-async fn newest(sys: &System, side: &Resolved) -> Result<Option<DateTime<Utc>>, CheckError> {
-    let q = sql::newest(sys.engine().dialect(), &side.side, &side.side.columns[0]);
-    let rows = sys.fetch_strings(&q).await?;
-    match rows.first().and_then(|r| r.first()).cloned().flatten() {
+async fn newest(reader: &Reader<'_>, side: &SideSpec) -> Result<Option<DateTime<Utc>>, CheckError> {
+    match reader.newest(side, &side.columns[0]).await? {
         None => Ok(None),
-        Some(text) => instant(&text, side, sys).map(Some),
+        Some(text) => instant(&text, side, reader).map(Some),
     }
 }
 
@@ -194,38 +336,34 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.min(sorted.len()) - 1]
 }
 
+/// A source key as the target's key columns read it.
+fn as_target_key(key: &Key, target: &SideSpec) -> Key {
+    key.iter()
+        .zip(&target.key)
+        .map(|(part, col)| {
+            let text = part.to_string();
+            KeyPart::parse(&text, col.ty).unwrap_or(KeyPart::Text(text))
+        })
+        .collect()
+}
+
 /// `per_key`: for the source's most recent changes within `window`, how long each took to
 /// show on the target (a key not there yet, or there only in an older version, counts with
 /// its age so far: a lower bound). Returns the largest delay.
-#[allow(clippy::too_many_arguments)]
 async fn per_key(
-    sys: [&System; 2],
-    sides: [&Resolved; 2],
+    readers: [&Reader<'_>; 2],
+    sides: [&SideSpec; 2],
     size: u32,
     window: std::time::Duration,
     now: DateTime<Utc>,
-    report: &mut LagReport,
+    report: &mut LagMeasure,
 ) -> Result<Option<f64>, CheckError> {
     let since = now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-    let cutoff_naive = since.naive_utc();
-    let cutoff = normalize::format_timestamp(cutoff_naive, 6);
-    let src = &sides[0].side;
-    let nkey = src.key.len();
-    let rows = sys[0]
-        .fetch_strings(&sql::recent_changes(
-            sys[0].engine().dialect(),
-            src,
-            &cutoff,
-            size,
-        ))
-        .await?;
-    let mut changes: Vec<(Vec<String>, DateTime<Utc>)> = Vec::new();
-    for row in rows {
-        let key: Option<Vec<String>> = row[..nkey].iter().cloned().collect();
-        let (Some(key), Some(Some(ts))) = (key, row.get(nkey)) else {
-            continue;
-        };
-        changes.push((key, instant(ts, sides[0], sys[0])?));
+    let cutoff = normalize::format_timestamp(since.naive_utc(), 6);
+    let (src, tgt) = (sides[0], sides[1]);
+    let mut changes: Vec<(Key, DateTime<Utc>)> = Vec::new();
+    for (key, ts) in readers[0].recent_changes(src, &cutoff, size).await? {
+        changes.push((as_target_key(&key, tgt), instant(&ts, src, readers[0])?));
     }
     report.keys = Some(changes.len() as u64);
     if changes.is_empty() {
@@ -238,27 +376,12 @@ async fn per_key(
         return Ok(Some(0.0));
     }
     // The same keys on the target, in batches.
-    let tgt = &sides[1].side;
-    let mut arrived: std::collections::HashMap<Vec<String>, DateTime<Utc>> = Default::default();
+    let mut arrived: HashMap<Key, DateTime<Utc>> = HashMap::new();
     for batch in changes.chunks(256) {
-        let keys: Vec<Vec<KeyPart>> = batch
-            .iter()
-            .map(|(k, _)| {
-                k.iter()
-                    .zip(&tgt.key)
-                    .map(|(text, col)| {
-                        KeyPart::parse(text, col.ty).unwrap_or_else(|| KeyPart::Text(text.clone()))
-                    })
-                    .collect()
-            })
-            .collect();
-        let rows = sys[1]
-            .fetch_strings(&sql::fetch_rows(sys[1].engine().dialect(), tgt, &keys))
-            .await?;
-        for row in rows {
-            let key: Option<Vec<String>> = row[..nkey].iter().cloned().collect();
-            if let (Some(key), Some(Some(ts))) = (key, row.get(nkey)) {
-                arrived.insert(key, instant(ts, sides[1], sys[1])?);
+        let keys: Vec<Key> = batch.iter().map(|(k, _)| k.clone()).collect();
+        for (key, values) in readers[1].rows_for_keys(tgt, &keys).await? {
+            if let Some(Some(ts)) = values.first() {
+                arrived.insert(key, instant(ts, tgt, readers[1])?);
             }
         }
     }
@@ -282,4 +405,28 @@ async fn per_key(
     report.pending = Some(pending);
     report.quantiles = Some(q);
     Ok(Some(q.max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lag_says_who_is_behind_whom() {
+        let r = LagReport {
+            lag_seconds: Some(95.0),
+            lag: LagMeasure {
+                from: "modern".into(),
+                to: "legacy".into(),
+                ..Default::default()
+            },
+        };
+        let mut f = Finding::default();
+        r.describe(&mut f);
+        assert_eq!(f.headline, "legacy is 1m 35s behind modern");
+        assert!(f
+            .facts
+            .iter()
+            .any(|x| x.key == "target_newest" && x.text == "no rows"));
+    }
 }

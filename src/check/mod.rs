@@ -1,220 +1,72 @@
-//! Checks: one module per kind, each turning a validated definition into an [`Outcome`] by
-//! asking the systems through [`crate::system::System`] (never by writing engine SQL). This
-//! module runs a check under its timeout, grades the outcome against the thresholds, and
-//! records the resulting [`CheckRun`] in the metrics and logs.
+//! Checks: one module per kind (`row_count`, `hash_diff`, `hash_sample`, `lag`,
+//! `ref_integrity`, `aggregate`), each with `run(spec, context) -> <Kind>Report` and that
+//! report's [`KindReport`] implementation (the graded amount, its metrics, its finding in
+//! words, the records it lists). Kinds ask the systems typed questions through
+//! [`crate::system::Reader`]; none of them writes SQL or names a database.
+//!
+//! This module is where the kinds meet: [`Report`] (the enum the agent, state store, alerts
+//! and CLI match on), [`CheckRun`] (one run: when, how long, graded how, the report or the
+//! error), and [`run`], which runs a check under its timeout and grades its report. Adding a
+//! kind is one arm in [`run`] and one in [`Report::kind_report`].
 
 mod aggregate;
+mod columns;
+mod context;
+mod diff;
 pub mod finding;
 mod hash_diff;
 mod hash_sample;
 mod lag;
 mod ref_integrity;
+pub mod report;
 mod row_count;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tracing::Instrument;
+
+pub use aggregate::{AggregateReport, GroupStats};
+pub use context::{CheckError, GraceHook, ProgressCallback, ProgressFn};
+pub use finding::{Fact, Finding};
+pub use hash_diff::HashDiffReport;
+pub use hash_sample::{HashSampleReport, SampleStats};
+pub use lag::{LagMeasure, LagQuantiles, LagReport};
+pub use ref_integrity::RefIntegrityReport;
+pub use report::{Difference, Differences, KindReport, Status, Table};
+pub use row_count::RowCountReport;
 
 use crate::config::{CheckConfig, CheckSpec, Threshold};
 use crate::metrics::Metrics;
-use crate::system::{DbError, Systems};
+use crate::system::Systems;
+use context::Context;
 
-/// How a run came out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    Warning,
-    Critical,
-    Error,
+/// What a run of each kind found. Serialized with its kind's fields next to the run's own
+/// (see [`CheckRun`]); the `kind` tag tells them apart when a stored run is read back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Report {
+    RowCount(RowCountReport),
+    HashDiff(HashDiffReport),
+    HashSample(HashSampleReport),
+    Lag(LagReport),
+    RefIntegrity(RefIntegrityReport),
+    Aggregate(AggregateReport),
 }
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
+impl Report {
+    /// What every kind answers.
+    pub fn kind_report(&self) -> &dyn KindReport {
         match self {
-            Status::Ok => "ok",
-            Status::Warning => "warning",
-            Status::Critical => "critical",
-            Status::Error => "error",
+            Report::RowCount(r) => r,
+            Report::HashDiff(r) => r,
+            Report::HashSample(r) => r,
+            Report::Lag(r) => r,
+            Report::RefIntegrity(r) => r,
+            Report::Aggregate(r) => r,
         }
-    }
-
-    /// The value of `driftwatch_check_status` (errors have none: the finding is unknown).
-    fn gauge(self) -> Option<i64> {
-        match self {
-            Status::Ok => Some(0),
-            Status::Warning => Some(1),
-            Status::Critical => Some(2),
-            Status::Error => None,
-        }
-    }
-}
-
-/// What a check kind found, before grading.
-#[derive(Clone, Debug, Default)]
-pub struct Outcome {
-    /// Rows counted per system, in the check's side order.
-    pub rows: Vec<(String, i64)>,
-    pub row_count_difference: Option<i64>,
-    /// The amount graded against the thresholds (e.g. |difference| in rows).
-    pub finding: f64,
-    /// What a percentage threshold is a share of.
-    pub total: f64,
-    pub differences: Option<Differences>,
-    pub samples: Vec<Difference>,
-    /// Differences that were gone when re-checked after the grace period.
-    pub transient: u64,
-    /// What a sampled check saw and what it infers.
-    pub sample: Option<SampleStats>,
-    pub load: Vec<(String, crate::compare::diff::Load)>,
-    /// Lag checks: seconds the target is behind (`None` when it cannot be said, e.g. a
-    /// side has no rows) and how it was measured.
-    pub lag_seconds: Option<f64>,
-    pub lag: Option<LagReport>,
-    /// ref_integrity checks: child rows whose parent is missing.
-    pub orphans: Option<u64>,
-    /// aggregate checks: groups seen and groups that differ.
-    pub groups: Option<GroupStats>,
-}
-
-/// How a lag check measured.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
-pub struct LagReport {
-    pub mode: String,
-    pub from: String,
-    pub to: String,
-    /// Newest change time on the source and on the target (UTC); `None`: no rows.
-    #[serde(serialize_with = "rfc3339_opt", default)]
-    pub source_newest: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "rfc3339_opt", default)]
-    pub target_newest: Option<DateTime<Utc>>,
-    /// Systems on which the check's table (with its `where`) has no rows.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub empty: Vec<String>,
-    /// When the target's newest change is newer than the source's (writes on the target,
-    /// a sync running the other way, or clock skew between the writers): by how much.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub target_ahead_seconds: Option<f64>,
-    /// Heartbeat mode: how old the source's heartbeat is.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub heartbeat_age_seconds: Option<f64>,
-    /// per_key mode: keys sampled, keys not yet on the target, delay quantiles.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub keys: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub pending: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub quantiles: Option<LagQuantiles>,
-    /// Why `lag_seconds` is missing or what to read it with.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub note: Option<String>,
-}
-
-/// Propagation delay of recently changed keys, in seconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
-pub struct LagQuantiles {
-    pub p50: f64,
-    pub p95: f64,
-    pub max: f64,
-}
-
-/// What an aggregate check compared.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
-pub struct GroupStats {
-    /// Groups seen on each system.
-    #[serde(
-        serialize_with = "ordered_map",
-        deserialize_with = "ordered_map_de",
-        default
-    )]
-    pub seen: Vec<(String, i64)>,
-    /// Groups whose values differ beyond the tolerance or that exist on one side only.
-    pub differing: u64,
-}
-
-/// A sample's findings and the estimate for the whole table.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
-pub struct SampleStats {
-    /// Distinct keys compared.
-    pub size: u64,
-    pub mismatches: u64,
-    pub mismatch_ratio: f64,
-    /// The mismatch ratio times the table's rows.
-    pub estimated_differences: f64,
-    /// 95% confidence interval of the estimate (Wilson score interval).
-    pub ci95: [f64; 2],
-}
-
-/// How many rows differ, and how.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Differences {
-    /// Rows missing on each system.
-    pub missing: Vec<(String, u64)>,
-    pub changed: u64,
-}
-
-impl Serialize for Differences {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.missing.len() + 1))?;
-        for (system, n) in &self.missing {
-            map.serialize_entry(&format!("missing_in_{system}"), n)?;
-        }
-        map.serialize_entry("changed", &self.changed)?;
-        map.end()
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Differences {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map: BTreeMap<String, u64> = serde::Deserialize::deserialize(d)?;
-        Ok(Differences {
-            changed: map.get("changed").copied().unwrap_or(0),
-            missing: map
-                .iter()
-                .filter_map(|(k, v)| k.strip_prefix("missing_in_").map(|s| (s.to_string(), *v)))
-                .collect(),
-        })
-    }
-}
-
-/// One differing record, as on-call reads it.
-#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
-pub struct Difference {
-    pub key: serde_json::Map<String, serde_json::Value>,
-    pub kind: String,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub columns: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub values: Option<serde_json::Map<String, serde_json::Value>>,
-    /// When this difference was first seen (by this run, or by an earlier one that saw the
-    /// same key differ the same way).
-    #[serde(
-        serialize_with = "rfc3339_opt",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
-    pub first_seen: Option<DateTime<Utc>>,
-    /// For a changed row, the system holding the newer version (by the check's `version`
-    /// column): on a two-way sync it tells which direction failed.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub newer: Option<String>,
-    /// aggregate checks: per differing measure, the second system's value minus the first's.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub delta: Option<serde_json::Map<String, serde_json::Value>>,
-    /// ref_integrity checks: child rows holding this orphan key.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub rows: Option<u64>,
-}
-
-fn rfc3339_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => rfc3339(t, s),
-        None => s.serialize_none(),
     }
 }
 
@@ -231,29 +83,6 @@ pub struct RunOptions {
     pub progress: Option<ProgressFn>,
 }
 
-/// See [`RunOptions::progress`].
-#[derive(Clone)]
-pub struct ProgressFn(pub Arc<ProgressCallback>);
-
-/// Called with (check name, phase).
-pub type ProgressCallback = dyn Fn(&str, String) + Send + Sync;
-
-impl std::fmt::Debug for ProgressFn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProgressFn")
-    }
-}
-
-/// See [`RunOptions::on_grace`].
-#[derive(Clone)]
-pub struct GraceHook(pub Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>);
-
-impl std::fmt::Debug for GraceHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("GraceHook")
-    }
-}
-
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
@@ -265,132 +94,198 @@ impl Default for RunOptions {
     }
 }
 
-/// One run of one check: the result JSON of `check --format json` and the API.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
-pub struct CheckRun {
-    pub name: String,
-    pub kind: String,
-    pub status: Status,
-    #[serde(serialize_with = "rfc3339")]
-    pub started_at: DateTime<Utc>,
-    pub duration_seconds: f64,
-    #[serde(
-        serialize_with = "ordered_map",
-        deserialize_with = "ordered_map_de",
-        skip_serializing_if = "Vec::is_empty",
-        default
-    )]
-    pub rows: Vec<(String, i64)>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub row_count_difference: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub differences: Option<Differences>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub samples: Option<Vec<Difference>>,
-    /// Differences that resolved during the grace period (the sync caught up).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub transient: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub sample: Option<SampleStats>,
-    /// Lag checks: seconds the target is behind; `null` when it cannot be said.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub lag_seconds: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub lag: Option<LagReport>,
-    /// ref_integrity checks: child rows whose parent is missing.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub orphans: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub groups: Option<GroupStats>,
-    #[serde(
-        serialize_with = "load_map",
-        deserialize_with = "load_map_de",
-        skip_serializing_if = "Vec::is_empty",
-        default
-    )]
-    pub load: Vec<(String, crate::compare::diff::Load)>,
-    pub thresholds: ThresholdsOut,
-    pub error: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
+/// The thresholds a run was graded against, as written.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdsOut {
     pub warning: Option<String>,
     pub critical: Option<String>,
 }
 
-fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+/// One run of one check: the result JSON of `check --format json` and the API.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckRun {
+    pub name: String,
+    pub kind: String,
+    pub status: Status,
+    pub started_at: DateTime<Utc>,
+    pub duration_seconds: f64,
+    /// What the run found, or why it found nothing.
+    pub outcome: Result<Report, String>,
+    pub thresholds: ThresholdsOut,
 }
 
-fn ordered_map<S: Serializer>(v: &[(String, i64)], s: S) -> Result<S::Ok, S::Error> {
-    let mut map = s.serialize_map(Some(v.len()))?;
-    for (k, n) in v {
-        map.serialize_entry(k, n)?;
+impl CheckRun {
+    /// The report, when the run did not fail.
+    pub fn report(&self) -> Option<&dyn KindReport> {
+        self.outcome.as_ref().ok().map(Report::kind_report)
     }
-    map.end()
-}
 
-fn load_map<S: Serializer>(
-    v: &[(String, crate::compare::diff::Load)],
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    let mut map = s.serialize_map(Some(v.len()))?;
-    for (k, n) in v {
-        map.serialize_entry(k, n)?;
+    /// Why the run failed.
+    pub fn error(&self) -> Option<&str> {
+        self.outcome.as_ref().err().map(String::as_str)
     }
-    map.end()
-}
 
-fn load_map_de<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<(String, crate::compare::diff::Load)>, D::Error> {
-    let map: BTreeMap<String, crate::compare::diff::Load> = serde::Deserialize::deserialize(d)?;
-    Ok(map.into_iter().collect())
-}
+    /// The records the run lists (none for a failed run or a kind that lists none).
+    pub fn samples(&self) -> &[Difference] {
+        self.report().map(|r| r.samples()).unwrap_or(&[])
+    }
 
-fn ordered_map_de<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, i64)>, D::Error> {
-    struct V;
-    impl<'de> serde::de::Visitor<'de> for V {
-        type Value = Vec<(String, i64)>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a map of system to rows")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut m: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(e) = m.next_entry()? {
-                out.push(e);
+    /// The run described for people: the one wording the table, logs and alerts use.
+    pub fn finding(&self) -> Finding {
+        let mut f = Finding::default();
+        match &self.outcome {
+            Ok(report) => report.kind_report().describe(&mut f),
+            Err(e) => {
+                let e = crate::secret::scrub(e);
+                f.headline(format!("the check failed: {e}"));
+                f.fact("error", "Error", serde_json::Value::String(e));
             }
-            Ok(out)
+        }
+        if f.headline.is_empty() {
+            f.headline = format!("status {}", self.status.as_str());
+        }
+        f
+    }
+
+    /// The telemetry event of a finished run: logs it and updates every metric it touches.
+    pub fn record(&self, check: &CheckConfig, metrics: &Metrics) {
+        let name = self.name.as_str();
+        metrics.check_runs.with_label_values(&[name]).inc();
+        metrics
+            .check_duration
+            .with_label_values(&[name])
+            .observe(self.duration_seconds);
+        self.export(check, metrics);
+        let Some(report) = self.report() else {
+            metrics.check_errors.with_label_values(&[name]).inc();
+            let error = self.error().unwrap_or_default();
+            tracing::warn!(check = name, kind = %self.kind, error = %error, "check failed");
+            return;
+        };
+        if let transient @ 1.. = report.transient() {
+            metrics
+                .transient_rows
+                .with_label_values(&[name])
+                .inc_by(transient);
+        }
+        let found = self.finding().headline;
+        match self.status {
+            Status::Ok => {
+                tracing::info!(check = name, status = "ok", finding = %found, duration_seconds = self.duration_seconds, "check passed")
+            }
+            status => {
+                tracing::warn!(check = name, status = status.as_str(), finding = %found, duration_seconds = self.duration_seconds, "check found drift")
+            }
         }
     }
-    d.deserialize_map(V)
+
+    /// Re-export a run a previous agent recorded, without counting it as a new run.
+    pub fn record_restored(&self, check: &CheckConfig, metrics: &Metrics) {
+        self.export(check, metrics);
+    }
+
+    /// The gauges that describe the latest run.
+    fn export(&self, check: &CheckConfig, metrics: &Metrics) {
+        let name = self.name.as_str();
+        let started = self.started_at.timestamp_millis() as f64 / 1000.0;
+        metrics
+            .check_last_run
+            .with_label_values(&[name])
+            .set(started);
+        let report = self.report();
+        metrics
+            .check_success
+            .with_label_values(&[name, &self.kind])
+            .set(i64::from(report.is_some()));
+        let Some(report) = report else {
+            return;
+        };
+        metrics
+            .check_last_success
+            .with_label_values(&[name])
+            .set(started);
+        if let Some(g) = self.status.gauge() {
+            metrics.check_status.with_label_values(&[name]).set(g);
+        }
+        report.export(name, metrics);
+        let total = report.rows().iter().map(|(_, n)| *n).max().unwrap_or(0) as f64;
+        for (severity, t) in [
+            ("warning", check.thresholds.warning),
+            ("critical", check.thresholds.critical),
+        ] {
+            if let Some(t) = t {
+                metrics
+                    .threshold
+                    .with_label_values(&[name, severity])
+                    .set(t.absolute(total));
+            }
+        }
+    }
 }
 
-/// Why a check could not produce an outcome.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error("system `{0}` is not defined")]
-    UnknownSystem(String),
-    #[error("{0}; {1}")]
-    Both(Box<CheckError>, Box<CheckError>),
-    #[error(transparent)]
-    Diff(#[from] crate::compare::diff::DiffError),
-    #[error("{0}")]
-    Config(String),
+/// The JSON of a run: its own fields, then its report's fields, then thresholds and error.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    name: String,
+    kind: String,
+    status: Status,
+    #[serde(serialize_with = "report::rfc3339")]
+    started_at: DateTime<Utc>,
+    duration_seconds: f64,
+    #[serde(flatten)]
+    found: serde_json::Map<String, serde_json::Value>,
+    thresholds: ThresholdsOut,
+    error: Option<String>,
 }
 
-/// The system a check's side names.
-fn system<'a>(systems: &'a Systems, name: &str) -> Result<&'a crate::system::System, CheckError> {
-    systems
-        .get(name)
-        .map(|s| s.as_ref())
-        .ok_or_else(|| CheckError::UnknownSystem(name.to_string()))
+impl Serialize for CheckRun {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let found = match &self.outcome {
+            Ok(report) => match serde_json::to_value(report).map_err(serde::ser::Error::custom)? {
+                serde_json::Value::Object(mut m) => {
+                    m.shift_remove("kind");
+                    m
+                }
+                _ => serde_json::Map::new(),
+            },
+            Err(_) => serde_json::Map::new(),
+        };
+        Wire {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            status: self.status,
+            started_at: self.started_at,
+            duration_seconds: self.duration_seconds,
+            found,
+            thresholds: self.thresholds.clone(),
+            error: self.error().map(str::to_string),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for CheckRun {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = Wire::deserialize(d)?;
+        let outcome = match w.error {
+            Some(e) => Err(e),
+            None => {
+                let mut tagged = w.found;
+                tagged.insert("kind".into(), serde_json::Value::String(w.kind.clone()));
+                Ok(Report::deserialize(serde_json::Value::Object(tagged))
+                    .map_err(serde::de::Error::custom)?)
+            }
+        };
+        Ok(CheckRun {
+            name: w.name,
+            kind: w.kind,
+            status: w.status,
+            started_at: w.started_at,
+            duration_seconds: w.duration_seconds,
+            outcome,
+            thresholds: w.thresholds,
+        })
+    }
 }
 
 /// Run `check` once, now, within its timeout.
@@ -398,76 +293,63 @@ pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -
     let started_at = Utc::now();
     let clock = Instant::now();
     let span = tracing::info_span!("check", check = %check.name, kind = check.kind.as_str());
-    let result = tokio::time::timeout(check.timeout, evaluate(check, systems, options))
+    let previous = options
+        .previous
+        .as_ref()
+        .map(CheckRun::samples)
+        .unwrap_or(&[]);
+    let cx = Context {
+        check: &check.name,
+        systems,
+        samples: options.samples,
+        previous,
+        on_grace: options.on_grace.as_ref(),
+        progress: options.progress.as_ref(),
+    };
+    let result = tokio::time::timeout(check.timeout, evaluate(&check.spec, &cx))
         .instrument(span)
         .await;
-    let duration_seconds = clock.elapsed().as_secs_f64();
-    let thresholds = ThresholdsOut {
-        warning: check.thresholds.warning.map(|t| t.to_string()),
-        critical: check.thresholds.critical.map(|t| t.to_string()),
+    let outcome = match result {
+        Ok(Ok(report)) => Ok(report),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "timed out after {} (the check's `timeout`); the systems' statement_timeout cancels any query still running on the server",
+            humantime::format_duration(check.timeout)
+        )),
     };
-    let base = CheckRun {
-        duration_seconds,
-        thresholds,
-        ..CheckRun::new(&check.name, check.kind.as_str(), Status::Error, started_at)
-    };
-    match result {
-        Ok(Ok(outcome)) => CheckRun {
-            status: grade(&outcome, check),
-            samples: (outcome.differences.is_some()
-                || outcome.orphans.is_some()
-                || outcome.groups.is_some())
-            .then(|| outcome.samples.clone()),
-            rows: outcome.rows,
-            row_count_difference: outcome.row_count_difference,
-            transient: outcome
-                .differences
-                .as_ref()
-                .filter(|_| outcome.sample.is_none())
-                .map(|_| outcome.transient),
-            sample: outcome.sample,
-            lag_seconds: outcome.lag_seconds,
-            lag: outcome.lag,
-            orphans: outcome.orphans,
-            groups: outcome.groups,
-            differences: outcome.differences,
-            load: outcome.load,
-            ..base
+    CheckRun {
+        name: check.name.clone(),
+        kind: check.kind.as_str().to_string(),
+        status: match &outcome {
+            Ok(report) => grade(report.kind_report(), check),
+            Err(_) => Status::Error,
         },
-        Ok(Err(e)) => CheckRun {
-            error: Some(e.to_string()),
-            ..base
-        },
-        Err(_) => CheckRun {
-            error: Some(format!(
-                "timed out after {} (the check's `timeout`); the systems' statement_timeout cancels any query still running on the server",
-                humantime::format_duration(check.timeout)
-            )),
-            ..base
+        started_at,
+        duration_seconds: clock.elapsed().as_secs_f64(),
+        outcome,
+        thresholds: ThresholdsOut {
+            warning: check.thresholds.warning.map(|t| t.to_string()),
+            critical: check.thresholds.critical.map(|t| t.to_string()),
         },
     }
 }
 
-async fn evaluate(
-    check: &CheckConfig,
-    systems: &Systems,
-    options: &RunOptions,
-) -> Result<Outcome, CheckError> {
-    match &check.spec {
-        CheckSpec::RowCount(spec) => row_count::run(spec, systems).await,
-        CheckSpec::HashDiff(spec) => hash_diff::run(check, spec, systems, options).await,
-        CheckSpec::HashSample(spec) => hash_sample::run(check, spec, systems, options).await,
-        CheckSpec::Lag(spec) => lag::run(spec, systems).await,
-        CheckSpec::RefIntegrity(spec) => ref_integrity::run(spec, systems, options).await,
-        CheckSpec::Aggregate(spec) => aggregate::run(spec, systems, options).await,
-    }
+async fn evaluate(spec: &CheckSpec, cx: &Context<'_>) -> Result<Report, CheckError> {
+    Ok(match spec {
+        CheckSpec::RowCount(spec) => Report::RowCount(row_count::run(spec, cx).await?),
+        CheckSpec::HashDiff(spec) => Report::HashDiff(hash_diff::run(spec, cx).await?),
+        CheckSpec::HashSample(spec) => Report::HashSample(hash_sample::run(spec, cx).await?),
+        CheckSpec::Lag(spec) => Report::Lag(lag::run(spec, cx).await?),
+        CheckSpec::RefIntegrity(spec) => Report::RefIntegrity(ref_integrity::run(spec, cx).await?),
+        CheckSpec::Aggregate(spec) => Report::Aggregate(aggregate::run(spec, cx).await?),
+    })
 }
 
-/// Critical if the finding reaches the critical threshold, else warning if it reaches the
-/// warning one, else ok.
-fn grade(outcome: &Outcome, check: &CheckConfig) -> Status {
-    let reached =
-        |t: Option<Threshold>| t.is_some_and(|t| t.breached_by(outcome.finding, outcome.total));
+/// Critical if the graded amount reaches the critical threshold, else warning if it reaches
+/// the warning one, else ok.
+fn grade(report: &dyn KindReport, check: &CheckConfig) -> Status {
+    let g = report.graded();
+    let reached = |t: Option<Threshold>| t.is_some_and(|t| t.breached_by(g.amount, g.total));
     if reached(check.thresholds.critical) {
         Status::Critical
     } else if reached(check.thresholds.warning) {
@@ -500,158 +382,6 @@ pub fn announce(check: &CheckConfig, metrics: &Metrics) {
     }
 }
 
-impl CheckRun {
-    /// A run with nothing found yet: what every kind's result starts from.
-    pub fn new(name: &str, kind: &str, status: Status, started_at: DateTime<Utc>) -> CheckRun {
-        CheckRun {
-            name: name.to_string(),
-            kind: kind.to_string(),
-            status,
-            started_at,
-            duration_seconds: 0.0,
-            rows: Vec::new(),
-            row_count_difference: None,
-            differences: None,
-            samples: None,
-            transient: None,
-            sample: None,
-            lag_seconds: None,
-            lag: None,
-            orphans: None,
-            groups: None,
-            load: Vec::new(),
-            thresholds: ThresholdsOut::default(),
-            error: None,
-        }
-    }
-
-    /// The telemetry event of a finished run: logs it and updates every metric it touches.
-    pub fn record(&self, check: &CheckConfig, metrics: &Metrics) {
-        let name = self.name.as_str();
-        metrics.check_runs.with_label_values(&[name]).inc();
-        metrics
-            .check_duration
-            .with_label_values(&[name])
-            .observe(self.duration_seconds);
-        self.export(check, metrics);
-        if let Some(n) = self.transient {
-            metrics.transient_rows.with_label_values(&[name]).inc_by(n);
-        }
-        if let Some(error) = &self.error {
-            metrics.check_errors.with_label_values(&[name]).inc();
-            tracing::warn!(check = name, kind = %self.kind, error = %error, "check failed");
-            return;
-        }
-        let found = finding::describe(self).headline;
-        match self.status {
-            Status::Ok => {
-                tracing::info!(check = name, status = "ok", finding = %found, duration_seconds = self.duration_seconds, "check passed")
-            }
-            status => {
-                tracing::warn!(check = name, status = status.as_str(), finding = %found, duration_seconds = self.duration_seconds, "check found drift")
-            }
-        }
-    }
-
-    /// Re-export a run a previous agent recorded, without counting it as a new run.
-    pub fn record_restored(&self, check: &CheckConfig, metrics: &Metrics) {
-        self.export(check, metrics);
-    }
-
-    /// The gauges that describe the latest run.
-    fn export(&self, check: &CheckConfig, metrics: &Metrics) {
-        let name = self.name.as_str();
-        let started = self.started_at.timestamp_millis() as f64 / 1000.0;
-        metrics
-            .check_last_run
-            .with_label_values(&[name])
-            .set(started);
-        metrics
-            .check_success
-            .with_label_values(&[name, &self.kind])
-            .set(i64::from(self.error.is_none()));
-        if self.error.is_some() {
-            return;
-        }
-        metrics
-            .check_last_success
-            .with_label_values(&[name])
-            .set(started);
-        if let Some(g) = self.status.gauge() {
-            metrics.check_status.with_label_values(&[name]).set(g);
-        }
-        for (system, n) in &self.rows {
-            metrics.rows.with_label_values(&[name, system]).set(*n);
-        }
-        if let Some(d) = self.row_count_difference {
-            metrics
-                .row_count_difference
-                .with_label_values(&[name])
-                .set(d);
-        }
-        if let Some(stats) = &self.sample {
-            metrics
-                .sample_mismatch_ratio
-                .with_label_values(&[name])
-                .set(stats.mismatch_ratio);
-            metrics
-                .estimated_differences
-                .with_label_values(&[name])
-                .set(stats.estimated_differences);
-        }
-        if self.kind == "lag" {
-            match self.lag_seconds {
-                Some(v) => metrics.lag_seconds.with_label_values(&[name]).set(v),
-                // Unknown (a side has no rows): no value rather than a misleading one.
-                None => {
-                    let _ = metrics.lag_seconds.remove_label_values(&[name]);
-                }
-            }
-            if let Some(q) = self.lag.as_ref().and_then(|l| l.quantiles) {
-                for (quantile, v) in [("0.5", q.p50), ("0.95", q.p95), ("1", q.max)] {
-                    metrics
-                        .lag_propagation_seconds
-                        .with_label_values(&[name, quantile])
-                        .set(v);
-                }
-            }
-        }
-        if let Some(n) = self.orphans {
-            metrics.orphan_rows.with_label_values(&[name]).set(n as i64);
-        }
-        if let Some(g) = &self.groups {
-            metrics
-                .differing_groups
-                .with_label_values(&[name])
-                .set(g.differing as i64);
-        }
-        if let Some(d) = self.differences.as_ref().filter(|_| self.sample.is_none()) {
-            for (system, n) in &d.missing {
-                metrics
-                    .missing_rows
-                    .with_label_values(&[name, system])
-                    .set(*n as i64);
-            }
-            metrics
-                .changed_rows
-                .with_label_values(&[name])
-                .set(d.changed as i64);
-        }
-        let total = self.rows.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64;
-        for (severity, t) in [
-            ("warning", check.thresholds.warning),
-            ("critical", check.thresholds.critical),
-        ] {
-            if let Some(t) = t {
-                metrics
-                    .threshold
-                    .with_label_values(&[name, severity])
-                    .set(t.absolute(total));
-            }
-        }
-    }
-}
-
 /// Runs every given check once, concurrently (each system's `max_connections` still bounds
 /// the load), in the given order.
 pub async fn run_all(
@@ -660,4 +390,69 @@ pub async fn run_all(
     options: &RunOptions,
 ) -> Vec<CheckRun> {
     futures::future::join_all(checks.iter().map(|c| run(c, systems, options))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_of(outcome: Result<Report, String>) -> CheckRun {
+        CheckRun {
+            name: "patients_rows".into(),
+            kind: "row_count".into(),
+            status: if outcome.is_ok() {
+                Status::Critical
+            } else {
+                Status::Error
+            },
+            started_at: Utc::now(),
+            duration_seconds: 0.1,
+            outcome,
+            thresholds: ThresholdsOut::default(),
+        }
+    }
+
+    #[test]
+    fn an_error_is_the_headline() {
+        let r = run_of(Err("system `legacy`: table `t` not found".into()));
+        assert_eq!(
+            r.finding().headline,
+            "the check failed: system `legacy`: table `t` not found"
+        );
+    }
+
+    #[test]
+    fn a_run_reads_back_as_it_was_written() {
+        let r = run_of(Ok(Report::RowCount(RowCountReport {
+            rows: vec![("legacy".into(), 100), ("modern".into(), 125)],
+            row_count_difference: 25,
+        })));
+        let json = serde_json::to_value(&r).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "name",
+                "kind",
+                "status",
+                "started_at",
+                "duration_seconds",
+                "rows",
+                "row_count_difference",
+                "thresholds",
+                "error"
+            ]
+        );
+        let back: CheckRun = serde_json::from_value(json).unwrap();
+        assert_eq!(back.outcome, r.outcome);
+        let failed = run_of(Err("boom".into()));
+        let back: CheckRun =
+            serde_json::from_value(serde_json::to_value(&failed).unwrap()).unwrap();
+        assert_eq!(back.error(), Some("boom"));
+    }
 }

@@ -1,33 +1,51 @@
 //! `ref_integrity`: child rows whose parent row is missing. On one system this is one
-//! anti-join in SQL. Across systems both sides stream their distinct keys in the same
+//! anti-join in the database. Across systems both sides stream their distinct keys in the same
 //! engine-independent order (integers by value, everything else by the bytes of its canonical
 //! text) and the agent merges the two streams, so memory stays bounded however many keys
 //! there are. Rows whose reference is NULL are skipped, as a foreign key skips them.
 
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::hash_diff::key_columns;
-use super::{CheckError, Difference, Outcome, RunOptions};
-use crate::compare::{Col, Key, KeyPart, Native, SideSpec};
+use super::columns::key_columns;
+use super::context::{CheckError, Context};
+use super::finding::{plural, Finding};
+use super::report::{Difference, Graded, KindReport, Table};
+use crate::compare::{Key, KeyPart, Native, SideSpec};
 use crate::config::RefIntegritySpec;
-use crate::system::{sql, System, Systems};
+use crate::metrics::Metrics;
+use crate::system::Reader;
 
-/// Rows in flight between a side's stream and the merge.
+/// Keys in flight between a side's stream and the merge.
 const STREAM_BUFFER: usize = 1024;
+
+/// What a `ref_integrity` run found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RefIntegrityReport {
+    /// Orphan keys, each with the child rows holding it, in key order.
+    pub samples: Vec<Difference>,
+    /// Child rows whose parent is missing.
+    pub orphans: u64,
+    /// Child rows with a reference, what a percentage threshold is a share of (grading
+    /// only; not part of the result).
+    #[serde(skip)]
+    pub child_rows: u64,
+}
 
 pub async fn run(
     spec: &RefIntegritySpec,
-    systems: &Systems,
-    options: &RunOptions,
-) -> Result<Outcome, CheckError> {
-    let sys = [
-        super::system(systems, &spec.child.table.system)?,
-        super::system(systems, &spec.parent.table.system)?,
+    cx: &Context<'_>,
+) -> Result<RefIntegrityReport, CheckError> {
+    let readers = [
+        cx.system(&spec.child.table.system)?.reader(),
+        cx.system(&spec.parent.table.system)?.reader(),
     ];
+    let readers = [&readers[0], &readers[1]];
     let ends = [&spec.child, &spec.parent];
     let mut natives: Vec<Vec<Native>> = Vec::new();
     for i in 0..2 {
-        let described = sys[i]
+        let described = readers[i]
             .describe(&ends[i].table.table, &ends[i].columns)
             .await?;
         natives.push(described.into_iter().map(|(_, n)| n).collect());
@@ -38,123 +56,132 @@ pub async fn run(
         .iter()
         .map(|c| c.rsplit('.').next().unwrap_or(c).to_string())
         .collect();
-    let cols = key_columns(
+    let [cc, pc] = key_columns(
         &names,
         spec.types.as_deref(),
         [&ends[0].columns, &ends[1].columns],
         [&natives[0], &natives[1]],
-        sys,
+        readers,
         "reference column",
     )?;
-    let [cc, pc] = cols;
     let side = |i: usize, key| SideSpec {
         table: ends[i].table.table.clone(),
         filter: ends[i].table.filter.clone(),
         key,
         columns: Vec::new(),
         extra: Vec::new(),
-        tz: sys[i].config.timezone,
+        tz: readers[i].timezone(),
     };
     let (child, parent) = (side(0, cc), side(1, pc));
-    let limit = options.samples.unwrap_or(usize::MAX);
-    let (orphans, total, samples) = if spec.child.table.system == spec.parent.table.system {
-        local(sys[0], &child, &parent, &names, limit).await?
+    let limit = cx.limit();
+    let (orphans, child_rows, samples) = if spec.child.table.system == spec.parent.table.system {
+        local(readers[0], &child, &parent, &names, limit).await?
     } else {
-        merged(sys, &child, &parent, &names, limit).await?
+        merged(readers, &child, &parent, &names, limit).await?
     };
-    Ok(Outcome {
-        finding: orphans as f64,
-        total: total as f64,
-        orphans: Some(orphans),
+    Ok(RefIntegrityReport {
         samples,
-        ..Outcome::default()
+        orphans,
+        child_rows,
     })
 }
 
-fn orphan(names: &[String], key: &[KeyPart], rows: u64) -> Difference {
-    Difference {
-        key: names
-            .iter()
-            .cloned()
-            .zip(key.iter().map(KeyPart::to_json))
-            .collect(),
-        kind: "orphan".to_string(),
-        columns: Vec::new(),
-        values: None,
-        first_seen: None,
-        newer: None,
-        delta: None,
-        rows: Some(rows),
+impl KindReport for RefIntegrityReport {
+    fn graded(&self) -> Graded {
+        Graded {
+            amount: self.orphans as f64,
+            total: self.child_rows as f64,
+        }
+    }
+
+    fn export(&self, check: &str, metrics: &Metrics) {
+        metrics
+            .orphan_rows
+            .with_label_values(&[check])
+            .set(self.orphans as i64);
+    }
+
+    fn describe(&self, f: &mut Finding) {
+        let n = self.orphans;
+        f.headline(format!(
+            "{n} child row{} without a parent",
+            plural(n as i64)
+        ));
+        f.fact("orphan_rows", "Orphan child rows", json!(n));
+    }
+
+    fn samples(&self) -> &[Difference] {
+        &self.samples
+    }
+
+    fn details(&self, check: &str) -> Option<Table> {
+        if self.samples.is_empty() {
+            return None;
+        }
+        let n = self.orphans;
+        let listed: u64 = self.samples.iter().filter_map(|s| s.rows).sum();
+        Some(Table {
+            title: format!(
+                "{check}: {n} child rows without a parent{}:",
+                if listed < n {
+                    format!(", {} keys shown", self.samples.len())
+                } else {
+                    String::new()
+                }
+            ),
+            header: vec!["MISSING PARENT".into(), "CHILD ROWS".into()],
+            rows: self
+                .samples
+                .iter()
+                .map(|s| vec![s.key_text(), s.rows.unwrap_or(0).to_string()])
+                .collect(),
+        })
     }
 }
 
-fn parse_key(row: &[Option<String>], cols: &[Col]) -> Option<Key> {
-    row.iter()
-        .zip(cols)
-        .map(|(v, c)| v.as_deref().and_then(|t| KeyPart::parse(t, c.ty)))
-        .collect()
+fn orphan(names: &[String], key: &[KeyPart], rows: u64) -> Difference {
+    let key = names
+        .iter()
+        .cloned()
+        .zip(key.iter().map(KeyPart::to_json))
+        .collect();
+    Difference {
+        rows: Some(rows),
+        ..Difference::new(key, "orphan")
+    }
 }
 
-fn bad_row(system: &System) -> CheckError {
-    CheckError::Config(format!(
-        "system `{}` returned a reference that cannot be read as its type: declare `types:`",
-        system.name()
-    ))
-}
-
-/// Both ends on one system: one anti-join (count), one sample, one count of child rows.
+/// Both ends on one system: one anti-join (count and sample), one count of child rows.
 async fn local(
-    sys: &System,
+    reader: &Reader<'_>,
     child: &SideSpec,
     parent: &SideSpec,
     names: &[String],
     limit: usize,
 ) -> Result<(u64, u64, Vec<Difference>), CheckError> {
-    let (count, sample) = sql::orphans_local(
-        sys.engine().dialect(),
-        child,
-        parent,
-        limit.min(u32::MAX as usize) as u32,
+    let (found, total) = tokio::join!(
+        reader.local_orphans(child, parent, limit.min(u32::MAX as usize) as u32),
+        reader.count_rows(&child.table, child.filter.as_deref()),
     );
-    let (count, sample, total) = tokio::join!(
-        sys.fetch_strings(&count),
-        sys.fetch_strings(&sample),
-        sys.count_rows(&child.table, child.filter.as_deref()),
-    );
-    let orphans: u64 = count?
-        .first()
-        .and_then(|r| r.first().cloned().flatten())
-        .and_then(|t| t.parse().ok())
-        .ok_or_else(|| bad_row(sys))?;
-    let n = child.key.len();
-    let mut samples = Vec::new();
-    for row in sample? {
-        let key = parse_key(&row[..n], &child.key).ok_or_else(|| bad_row(sys))?;
-        let rows = row
-            .get(n)
-            .cloned()
-            .flatten()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
-        samples.push(orphan(names, &key, rows));
-    }
+    let (orphans, sample) = found?;
+    let samples = sample
+        .iter()
+        .map(|(key, rows)| orphan(names, key, *rows))
+        .collect();
     Ok((orphans, total?.max(0) as u64, samples))
 }
 
 /// Child and parent on different systems: stream both sides' ordered distinct keys and
 /// merge them; only the current key of each side and the samples are held.
 async fn merged(
-    sys: [&System; 2],
+    readers: [&Reader<'_>; 2],
     child: &SideSpec,
     parent: &SideSpec,
     names: &[String],
     limit: usize,
 ) -> Result<(u64, u64, Vec<Difference>), CheckError> {
-    let cq = sql::ordered_keys(sys[0].engine().dialect(), child, true);
-    let pq = sql::ordered_keys(sys[1].engine().dialect(), parent, false);
-    let (ctx, mut crx) = mpsc::channel::<Vec<Option<String>>>(STREAM_BUFFER);
-    let (ptx, mut prx) = mpsc::channel::<Vec<Option<String>>>(STREAM_BUFFER);
-    let n = child.key.len();
+    let (ctx, mut crx) = mpsc::channel::<(Key, u64)>(STREAM_BUFFER);
+    let (ptx, mut prx) = mpsc::channel::<(Key, u64)>(STREAM_BUFFER);
     let merge = async move {
         let mut orphans = 0u64;
         let mut total = 0u64;
@@ -163,26 +190,17 @@ async fn merged(
         let mut last_parent: Option<Key> = None;
         let mut parent_key: Option<Key> = None;
         let mut parents_done = false;
-        while let Some(row) = crx.recv().await {
-            let key = parse_key(&row[..n], &child.key).ok_or_else(|| bad_row(sys[0]))?;
-            let rows: u64 = row
-                .get(n)
-                .cloned()
-                .flatten()
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0);
+        while let Some((key, rows)) = crx.recv().await {
             if last_child.as_ref().is_some_and(|l| *l >= key) {
-                return Err(order_error(sys[0]));
+                return Err(order_error(readers[0]));
             }
             total += rows;
             // Advance the parents to the first key not below this child's.
             while !parents_done && parent_key.as_ref().is_none_or(|p| *p < key) {
                 match prx.recv().await {
-                    Some(prow) => {
-                        let pk =
-                            parse_key(&prow[..n], &parent.key).ok_or_else(|| bad_row(sys[1]))?;
+                    Some((pk, _)) => {
                         if last_parent.as_ref().is_some_and(|l| *l >= pk) {
-                            return Err(order_error(sys[1]));
+                            return Err(order_error(readers[1]));
                         }
                         last_parent = Some(pk.clone());
                         parent_key = Some(pk);
@@ -206,22 +224,34 @@ async fn merged(
         Ok::<_, CheckError>((orphans, total, samples))
     };
     let (c, p, m) = tokio::join!(
-        sys[0].stream_strings(&cq, ctx),
-        sys[1].stream_strings(&pq, ptx),
+        readers[0].stream_keys(child, true, ctx),
+        readers[1].stream_keys(parent, false, ptx),
         merge
     );
     // A failed stream ends early and would look like missing keys: its error wins.
-    match (c, p) {
-        (Err(a), Err(b)) => return Err(CheckError::Both(Box::new(a.into()), Box::new(b.into()))),
-        (Err(e), _) | (_, Err(e)) => return Err(e.into()),
-        _ => {}
-    }
+    CheckError::both::<u64, u64>(c, p)?;
     m
 }
 
-fn order_error(system: &System) -> CheckError {
+fn order_error(reader: &Reader<'_>) -> CheckError {
     CheckError::Config(format!(
         "system `{}` returned references out of the expected order, so they cannot be merged: declare `types:` so both sides compare the columns the same way",
-        system.name()
+        reader.name()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orphans_are_counted_in_child_rows() {
+        let r = RefIntegrityReport {
+            orphans: 12,
+            ..Default::default()
+        };
+        let mut f = Finding::default();
+        r.describe(&mut f);
+        assert_eq!(f.headline, "12 child rows without a parent");
+    }
 }

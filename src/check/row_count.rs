@@ -1,35 +1,95 @@
-//! `row_count`: rows on each side (with an optional `where` per side), both counted at once.
+//! `row_count`: rows on each side (with an optional `where` per side), both counted at once;
+//! graded by how many rows one side has more than the other.
 
-use super::{CheckError, Outcome};
-use crate::config::RowCountSpec;
-use crate::system::Systems;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-pub async fn run(spec: &RowCountSpec, systems: &Systems) -> Result<Outcome, CheckError> {
+use super::context::{CheckError, Context};
+use super::finding::{plural, Finding};
+use super::report::{export_rows, per_system, per_system_json, Graded, KindReport};
+use crate::config::{RowCountSpec, TableSide};
+use crate::metrics::Metrics;
+
+/// What a `row_count` run found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RowCountReport {
+    /// Rows counted per system, in side order.
+    #[serde(with = "per_system")]
+    pub rows: Vec<(String, i64)>,
+    /// The second side's rows minus the first's.
+    pub row_count_difference: i64,
+}
+
+pub async fn run(spec: &RowCountSpec, cx: &Context<'_>) -> Result<RowCountReport, CheckError> {
     let [a, b] = &spec.sides;
-    let count = |side: &crate::config::TableSide| {
-        let system = systems.get(&side.system).cloned();
-        let side = side.clone();
-        async move {
-            let system = system.ok_or_else(|| CheckError::UnknownSystem(side.system.clone()))?;
-            Ok::<_, CheckError>(
-                system
-                    .count_rows(&side.table, side.filter.as_deref())
-                    .await?,
-            )
-        }
-    };
-    let (na, nb) = tokio::join!(count(a), count(b));
-    let (na, nb) = match (na, nb) {
-        (Ok(na), Ok(nb)) => (na, nb),
-        (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
-        (Err(ea), Err(eb)) => return Err(CheckError::Both(Box::new(ea), Box::new(eb))),
-    };
-    let difference = nb - na;
-    Ok(Outcome {
+    let (ra, rb) = tokio::join!(count(a, cx), count(b, cx));
+    let (na, nb) = CheckError::both(ra, rb)?;
+    Ok(RowCountReport {
         rows: vec![(a.system.clone(), na), (b.system.clone(), nb)],
-        row_count_difference: Some(difference),
-        finding: difference.unsigned_abs() as f64,
-        total: na.max(nb) as f64,
-        ..Outcome::default()
+        row_count_difference: nb - na,
     })
+}
+
+async fn count(side: &TableSide, cx: &Context<'_>) -> Result<i64, CheckError> {
+    let reader = cx.system(&side.system)?.reader();
+    Ok(reader
+        .count_rows(&side.table, side.filter.as_deref())
+        .await?)
+}
+
+impl KindReport for RowCountReport {
+    fn graded(&self) -> Graded {
+        Graded {
+            amount: self.row_count_difference.unsigned_abs() as f64,
+            total: self.rows.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64,
+        }
+    }
+
+    fn export(&self, check: &str, metrics: &Metrics) {
+        export_rows(check, &self.rows, metrics);
+        metrics
+            .row_count_difference
+            .with_label_values(&[check])
+            .set(self.row_count_difference);
+    }
+
+    fn describe(&self, f: &mut Finding) {
+        f.fact("rows", "Rows", per_system_json(&self.rows));
+        let d = self.row_count_difference;
+        let (a, b) = (&self.rows[0].0, &self.rows[1].0);
+        f.headline(match d {
+            0 => format!("{a} and {b} have the same number of rows"),
+            d if d > 0 => format!("{b} has {d} more row{} than {a}", plural(d)),
+            d => format!("{a} has {} more row{} than {b}", -d, plural(-d)),
+        });
+        f.fact(
+            "row_count_difference",
+            format!("Difference ({b} - {a})"),
+            json!(d),
+        );
+    }
+
+    fn rows(&self) -> &[(String, i64)] {
+        &self.rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_count_says_which_side_has_more() {
+        let r = RowCountReport {
+            rows: vec![("legacy".into(), 100), ("modern".into(), 125)],
+            row_count_difference: 25,
+        };
+        let mut f = Finding::default();
+        r.describe(&mut f);
+        assert_eq!(f.headline, "modern has 25 more rows than legacy");
+        assert_eq!(f.facts[0].key, "rows");
+        assert_eq!(f.facts[0].text, "legacy 100, modern 125");
+        assert_eq!(f.facts[1].key, "row_count_difference");
+        assert_eq!(f.facts[1].value, json!(25));
+    }
 }

@@ -1,9 +1,8 @@
-//! Engine-neutral comparison machinery: canonical values and row hashes ([`normalize`]), and
-//! the segment-checksum / bisection algorithm that narrows a difference down to rows
-//! ([`diff`]). Nothing here formats SQL: it describes what it wants ([`SideSpec`], ranges,
-//! buckets) and each side's engine computes it.
+//! Engine-neutral comparison values: logical types and canonical values ([`normalize`], with
+//! the time-zone rules of [`zones`]), and the vocabulary checks and systems share to describe
+//! what to compare ([`SideSpec`], [`Col`], keys, ranges, buckets, sums). A leaf: it imports
+//! nothing else of the agent, formats no SQL and runs no query.
 
-pub mod diff;
 pub mod normalize;
 pub mod zones;
 

@@ -9,8 +9,8 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolO
 use sqlx::{ConnectOptions, Executor};
 use std::str::FromStr;
 
-use super::sql::{schema_and_name, Dialect, Param, Query};
-use super::{classify_common, DbErrorKind, Engine};
+use super::dialect::{schema_and_name, Dialect, Param, Query};
+use super::engine::{classify_common, DbErrorKind, Engine, RowSender};
 use crate::compare::normalize::LogicalType;
 use crate::compare::{Col, Native};
 use crate::config::{EngineKind, SystemConfig};
@@ -67,10 +67,6 @@ impl MySqlEngine {
 impl Engine for MySqlEngine {
     fn kind(&self) -> EngineKind {
         EngineKind::MySql
-    }
-
-    fn quote_ident(&self, ident: &str) -> String {
-        format!("`{}`", ident.replace('`', "``"))
     }
 
     fn fetch_i64<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, Result<i64, sqlx::Error>> {
@@ -135,7 +131,7 @@ impl Engine for MySqlEngine {
     fn stream_strings<'a>(
         &'a self,
         query: &'a Query,
-        tx: super::RowSender,
+        tx: RowSender,
     ) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
         async move {
             let mut conn = self.pool.acquire().await?;

@@ -7,8 +7,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::ConnectOptions;
 use std::str::FromStr;
 
-use super::sql::{schema_and_name, Dialect, Param, Query};
-use super::{classify_common, DbErrorKind, Engine};
+use super::dialect::{schema_and_name, Dialect, Param, Query};
+use super::engine::{classify_common, DbErrorKind, Engine, RowSender};
 use crate::compare::normalize::LogicalType;
 use crate::compare::{Col, Native};
 use crate::config::{EngineKind, SystemConfig};
@@ -54,10 +54,6 @@ impl PostgresEngine {
 impl Engine for PostgresEngine {
     fn kind(&self) -> EngineKind {
         EngineKind::Postgres
-    }
-
-    fn quote_ident(&self, ident: &str) -> String {
-        format!("\"{}\"", ident.replace('"', "\"\""))
     }
 
     fn fetch_i64<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, Result<i64, sqlx::Error>> {
@@ -117,7 +113,7 @@ impl Engine for PostgresEngine {
     fn stream_strings<'a>(
         &'a self,
         query: &'a Query,
-        tx: super::RowSender,
+        tx: RowSender,
     ) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
         async move { driver_glue!(stream query, &self.pool, tx) }.boxed()
     }

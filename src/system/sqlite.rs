@@ -14,8 +14,8 @@ use futures::FutureExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::ConnectOptions;
 
-use super::sql::{Dialect, Param, Query};
-use super::{classify_common, DbErrorKind, Engine};
+use super::dialect::{Dialect, Param, Query};
+use super::engine::{classify_common, DbErrorKind, Engine, RowSender};
 use crate::compare::normalize::{self, LogicalType, Raw};
 use crate::compare::{Col, Native};
 use crate::config::{EngineKind, SystemConfig};
@@ -73,10 +73,6 @@ impl SqliteEngine {
 impl Engine for SqliteEngine {
     fn kind(&self) -> EngineKind {
         EngineKind::Sqlite
-    }
-
-    fn quote_ident(&self, ident: &str) -> String {
-        format!("\"{}\"", ident.replace('"', "\"\""))
     }
 
     fn fetch_i64<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, Result<i64, sqlx::Error>> {
@@ -151,7 +147,7 @@ impl Engine for SqliteEngine {
     fn stream_strings<'a>(
         &'a self,
         query: &'a Query,
-        tx: super::RowSender,
+        tx: RowSender,
     ) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
         async move {
             let mut conn = self.timed().await?;
@@ -231,6 +227,11 @@ impl Dialect for SqliteDialect {
 
     fn split_sum(&self) -> bool {
         true
+    }
+
+    fn says_little(&self, native: Native) -> bool {
+        // A column's declared type does not bind its values, and expressions have none.
+        matches!(native, Native::Text | Native::Other | Native::Int)
     }
 
     fn sample_from(&self, table: &str, fraction: f64) -> (String, Option<String>) {

@@ -217,12 +217,58 @@ pub fn config_in(dir: &Path, files: &[(&str, &str)]) -> Config {
     config::load(&dir.join("driftwatch.yaml")).unwrap_or_else(|e| panic!("config invalid:\n{e}"))
 }
 
+/// A run as its JSON result shows it: what `check --format json` and the API return, read
+/// back from the run's own serialization. Tests assert on this, the contract users see; `run`
+/// is the run itself (e.g. to pass as the previous run).
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct Seen {
+    pub status: driftwatch::check::Status,
+    #[serde(default, with = "driftwatch::check::report::per_system")]
+    pub rows: Vec<(String, i64)>,
+    #[serde(default)]
+    pub differences: Option<driftwatch::check::Differences>,
+    #[serde(default)]
+    pub samples: Option<Vec<driftwatch::check::Difference>>,
+    #[serde(default)]
+    pub transient: Option<u64>,
+    #[serde(default)]
+    pub sample: Option<driftwatch::check::SampleStats>,
+    #[serde(default)]
+    pub lag_seconds: Option<f64>,
+    #[serde(default)]
+    pub lag: Option<driftwatch::check::LagMeasure>,
+    #[serde(default)]
+    pub orphans: Option<u64>,
+    #[serde(default)]
+    pub groups: Option<driftwatch::check::GroupStats>,
+    #[serde(default, with = "driftwatch::check::report::per_system")]
+    pub load: Vec<(String, driftwatch::system::Load)>,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub run: Option<driftwatch::check::CheckRun>,
+}
+
+/// A `Seen` serialises as the run it was read from, so a test can look at the JSON itself.
+impl serde::Serialize for Seen {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.run.serialize(s)
+    }
+}
+
+impl Seen {
+    pub fn of(run: driftwatch::check::CheckRun) -> Seen {
+        let json = serde_json::to_value(&run).expect("a run serialises");
+        let mut seen: Seen = serde_json::from_value(json.clone())
+            .unwrap_or_else(|e| panic!("the result JSON does not read back ({e}): {json:#}"));
+        seen.run = Some(run);
+        seen
+    }
+}
+
 /// Run the config's first check once with `options`, recording it in fresh metrics (so the
-/// run's export path is exercised too), and close the connections.
-pub async fn run_first_check(
-    config: &Config,
-    options: &driftwatch::check::RunOptions,
-) -> driftwatch::check::CheckRun {
+/// run's export path is exercised too), and close the connections; the run as its JSON
+/// result shows it.
+pub async fn run_first_check(config: &Config, options: &driftwatch::check::RunOptions) -> Seen {
     let metrics = std::sync::Arc::new(driftwatch::metrics::Metrics::new());
     let systems = driftwatch::system::Systems::new(&config.systems, &metrics);
     let check = &config.checks[0];
@@ -230,7 +276,7 @@ pub async fn run_first_check(
     driftwatch::check::announce(check, &metrics);
     run.record(check, &metrics);
     systems.close().await;
-    run
+    Seen::of(run)
 }
 
 /// Poll `probe` until it returns Some, for at most a minute (a wait, not a timing assertion).

@@ -9,8 +9,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::common::Seen;
 use chrono::{NaiveDateTime, TimeZone};
-use driftwatch::check::{CheckRun, RunOptions, Status};
+use driftwatch::check::{RunOptions, Status};
 
 use crate::common::{config_in, unique, Backend, Db};
 
@@ -499,11 +500,11 @@ struct Side<'a> {
     timezone: Option<&'a str>,
 }
 
-async fn hash_diff(a: &Side<'_>, b: &Side<'_>, columns: &str) -> CheckRun {
+async fn hash_diff(a: &Side<'_>, b: &Side<'_>, columns: &str) -> Seen {
     hash_diff_by(a, b, "id", columns).await
 }
 
-async fn hash_diff_by(a: &Side<'_>, b: &Side<'_>, key: &str, columns: &str) -> CheckRun {
+async fn hash_diff_by(a: &Side<'_>, b: &Side<'_>, key: &str, columns: &str) -> Seen {
     let dir = tempfile::tempdir().unwrap();
     let system = |s: &Side| match s.timezone {
         Some(tz) => format!("{{url: \"{}\", timezone: {tz}}}", s.db.url),
@@ -541,7 +542,7 @@ async fn hash_diff_by(a: &Side<'_>, b: &Side<'_>, key: &str, columns: &str) -> C
 }
 
 /// Equal data: no error, status ok, zero differences of any kind.
-fn assert_equal(run: &CheckRun, what: &str) {
+fn assert_equal(run: &Seen, what: &str) {
     assert_eq!(run.error, None, "{what}: the check failed");
     let d = run
         .differences
@@ -1185,7 +1186,7 @@ async fn berlin_run(
     w: &Db,
     pg: &Db,
     cases: &[(Option<&str>, Option<&str>)],
-) -> (CheckRun, String, String) {
+) -> (Seen, String, String) {
     let tw = load_wall(w, cases).await;
     let tp = load_wall(pg, cases).await;
     let run = berlin_compare(w, &tw, pg, &tp).await;
@@ -1193,7 +1194,7 @@ async fn berlin_run(
 }
 
 /// Berlin wall times in `tw` on `w` against the instants in `tp` on PostgreSQL.
-async fn berlin_compare(w: &Db, tw: &str, pg: &Db, tp: &str) -> CheckRun {
+async fn berlin_compare(w: &Db, tw: &str, pg: &Db, tp: &str) -> Seen {
     let wall = Side {
         db: w,
         table: tw,

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use driftwatch::check::{CheckRun, RunOptions, Status};
+use crate::common::Seen;
+use driftwatch::check::{RunOptions, Status};
 
 use crate::common::{config_in, unique, Backend, Db};
 
@@ -91,7 +92,7 @@ async fn load(db: &Db, prefix: &str, data: &[Row]) -> String {
     t
 }
 
-async fn hash_diff(a: &Db, ta: &str, b: &Db, tb: &str, columns: &str, extra: &str) -> CheckRun {
+async fn hash_diff(a: &Db, ta: &str, b: &Db, tb: &str, columns: &str, extra: &str) -> Seen {
     let options = RunOptions {
         samples: None,
         ..Default::default()
@@ -107,7 +108,7 @@ async fn hash_diff_with(
     columns: &str,
     extra: &str,
     options: &RunOptions,
-) -> CheckRun {
+) -> Seen {
     let dir = tempfile::tempdir().unwrap();
     let config = config_in(
         dir.path(),
@@ -322,7 +323,7 @@ async fn inject_and_find(
     deleted: &[i64],
     inserted: Vec<i64>,
     flag: &str,
-) -> CheckRun {
+) -> Seen {
     let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     b.exec(&format!(
         "UPDATE {tb} SET amount = amount + 1 WHERE id IN ({})",
@@ -496,7 +497,7 @@ async fn grace_separates_transient_differences_from_drift() {
     // A later run that sees the same difference keeps when it was first seen.
     let options = RunOptions {
         samples: None,
-        previous: Some(run.clone()),
+        previous: run.run.clone(),
         on_grace: None,
         progress: None,
     };
@@ -506,7 +507,7 @@ async fn grace_separates_transient_differences_from_drift() {
     b.drop_table(&tb).await;
 }
 
-async fn hash_sample(a: &Db, ta: &str, b: &Db, tb: &str, size: u32) -> CheckRun {
+async fn hash_sample(a: &Db, ta: &str, b: &Db, tb: &str, size: u32) -> Seen {
     let dir = tempfile::tempdir().unwrap();
     let config = config_in(
         dir.path(),

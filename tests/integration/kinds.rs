@@ -1,19 +1,14 @@
 //! `lag`, `ref_integrity` and `aggregate` against the real servers: a legacy MariaDB that
 //! stores local time and a modern PostgreSQL.
 
-use driftwatch::check::{CheckRun, RunOptions, Status};
+use crate::common::Seen;
+use driftwatch::check::{RunOptions, Status};
 
 use crate::common::{config_in, unique, Backend, Db};
 
 /// Run one check (YAML list item, indented by 2) with `legacy` = `a` read in `legacy_tz`
 /// and `modern` = `b`.
-async fn run_check(
-    a: &Db,
-    legacy_tz: &str,
-    b: &Db,
-    check: &str,
-    samples: Option<usize>,
-) -> CheckRun {
+async fn run_check(a: &Db, legacy_tz: &str, b: &Db, check: &str, samples: Option<usize>) -> Seen {
     let dir = tempfile::tempdir().unwrap();
     let config = config_in(
         dir.path(),

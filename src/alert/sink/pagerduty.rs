@@ -9,8 +9,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::{short_value, truncate, Request, Sink};
-use crate::alert::{rfc3339, AlertKind, Notification};
+use super::request::{short_value, truncate, Request, Sink};
+use crate::alert::notification::{rfc3339, Notification};
+use crate::alert::state::AlertKind;
 use crate::secret::Secret;
 
 /// PagerDuty refuses events of 512 KB or more.

@@ -9,8 +9,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{short_value, truncate, Request, Sink};
-use crate::alert::{rfc3339, AlertKind, Notification, Reason, Severity};
+use super::request::{short_value, truncate, Request, Sink};
+use crate::alert::notification::{rfc3339, Notification};
+use crate::alert::state::{AlertKind, Reason, Severity};
 use crate::secret::SecretUrl;
 
 pub const MAX_BLOCKS: usize = 50;

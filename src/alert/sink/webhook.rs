@@ -22,8 +22,9 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{Request, Sink};
-use crate::alert::{rfc3339, AlertKind, Notification};
+use super::request::{Request, Sink};
+use crate::alert::notification::{rfc3339, Notification};
+use crate::alert::state::AlertKind;
 use crate::secret::{Secret, SecretUrl};
 
 pub const TIMESTAMP_HEADER: &str = "x-driftwatch-timestamp";

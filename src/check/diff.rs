@@ -15,9 +15,28 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Bucket, Key, KeyPart, Range, SideSpec, Sum};
-use crate::system::sql::{self, Query, SPLIT_BITS};
-use crate::system::{DbError, System};
+use crate::compare::normalize::LogicalType;
+use crate::compare::{Bucket, Key, Range, SideSpec, Sum};
+use crate::system::{DbError, Reader};
+
+/// Asks both sides the same question at once: `both!(run, |reader, spec| reader.q(spec, ..))`
+/// gives both answers in side order, or the first side's error.
+macro_rules! both {
+    ($run:expr, |$r:ident, $s:ident| $ask:expr) => {{
+        let [a, b] = $run.sides;
+        let (x, y) = tokio::join!(
+            {
+                let ($r, $s) = (a.reader, a.spec);
+                $ask
+            },
+            {
+                let ($r, $s) = (b.reader, b.spec);
+                $ask
+            }
+        );
+        [x?, y?]
+    }};
+}
 
 /// Tuning of the diff; the defaults keep rows transferred well under 1% of a large table.
 #[derive(Clone, Debug)]
@@ -63,19 +82,11 @@ impl Default for DiffConfig {
     }
 }
 
-/// One side of a diff: the system and what to read from it.
+/// One side of a diff: the system it is read from and what to read there.
 #[derive(Clone, Copy)]
 pub struct SideRef<'a> {
-    pub system: &'a System,
+    pub reader: &'a Reader<'a>,
     pub spec: &'a SideSpec,
-}
-
-/// The work a diff put on one system.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Load {
-    pub queries: u64,
-    /// Result rows transferred to the agent.
-    pub rows: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +102,6 @@ pub struct DiffOutcome {
     pub rows: [u64; 2],
     /// Every differing key, in key order.
     pub differences: Vec<(Key, DiffKind)>,
-    pub load: [Load; 2],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,50 +110,34 @@ pub enum DiffError {
     Db(#[from] DbError),
     #[error("system `{system}`: the key is not unique: {key} appears more than once; use a key that identifies one row")]
     DuplicateKey { system: String, key: String },
-    #[error("system `{system}`: unexpected result from a comparison query: {detail}")]
-    Protocol { system: String, detail: String },
 }
 
+#[derive(Clone, Copy)]
 struct Runner<'a> {
     sides: [SideRef<'a>; 2],
-    load: [Load; 2],
 }
 
-impl Runner<'_> {
-    async fn both(
-        &mut self,
-        build: impl Fn(&SideSpec, &dyn sql::Dialect) -> Query,
-    ) -> Result<[Vec<Vec<Option<String>>>; 2], DiffError> {
-        let [a, b] = self.sides;
-        let qa = build(a.spec, a.system.engine().dialect());
-        let qb = build(b.spec, b.system.engine().dialect());
-        let (ra, rb) = tokio::join!(a.system.fetch_strings(&qa), b.system.fetch_strings(&qb));
-        let (ra, rb) = (ra?, rb?);
-        for (i, r) in [&ra, &rb].into_iter().enumerate() {
-            self.load[i].queries += 1;
-            self.load[i].rows += r.len() as u64;
-        }
-        Ok([ra, rb])
-    }
+/// Most concurrent queries the first checksum scan of one side is cut into.
+const LEVEL1_PARTS: i128 = 4;
 
+impl Runner<'_> {
     /// Every block's sums, over the whole key space of each side. Each side's scan is cut
     /// into as many contiguous key ranges as the system allows connections (at most
     /// [`LEVEL1_PARTS`]), run at once, so a database scans in parallel rather than on one
     /// core; the parts end on block boundaries, so no block is split between two of them.
     async fn level1(
-        &mut self,
+        &self,
         origin: i64,
         width: i64,
         max: i64,
-    ) -> Result<[Vec<Vec<Option<String>>>; 2], DiffError> {
+    ) -> Result<HashMap<i64, [Sum; 2]>, DiffError> {
         let nblocks = ((max as i128 - origin as i128) / width as i128 + 1).max(1);
-        let parts = |side: &SideRef<'_>| -> Vec<Query> {
-            let d = side.system.engine().dialect();
-            let p = (side.system.config.max_connections as i128)
+        let parts = |side: &SideRef<'_>| -> Vec<Vec<(i64, i64)>> {
+            let p = (side.reader.max_connections() as i128)
                 .clamp(1, LEVEL1_PARTS)
                 .min(nblocks);
             if p == 1 {
-                return vec![sql::block_sums(d, side.spec, origin, width, &[])];
+                return vec![Vec::new()];
             }
             (0..p)
                 .map(|j| {
@@ -157,113 +151,79 @@ impl Runner<'_> {
                     } else {
                         (origin as i128 + ((j + 1) * nblocks / p) * width as i128 - 1) as i64
                     };
-                    sql::block_sums(d, side.spec, origin, width, &[(lo, hi)])
+                    vec![(lo, hi)]
                 })
                 .collect()
         };
+        async fn scan(
+            side: SideRef<'_>,
+            parts: Vec<Vec<(i64, i64)>>,
+            origin: i64,
+            width: i64,
+        ) -> Result<Vec<(i64, Sum)>, DbError> {
+            let sums = futures::future::try_join_all(
+                parts
+                    .iter()
+                    .map(|within| side.reader.block_sums(side.spec, origin, width, within)),
+            )
+            .await?;
+            Ok(sums.concat())
+        }
         let [a, b] = self.sides;
-        let (qa, qb) = (parts(&a), parts(&b));
         let (ra, rb) = tokio::join!(
-            futures::future::try_join_all(qa.iter().map(|q| a.system.fetch_strings(q))),
-            futures::future::try_join_all(qb.iter().map(|q| b.system.fetch_strings(q)))
+            scan(a, parts(&a), origin, width),
+            scan(b, parts(&b), origin, width)
         );
-        let (ra, rb) = (ra?.concat(), rb?.concat());
-        for (i, (n, r)) in [(qa.len(), &ra), (qb.len(), &rb)].into_iter().enumerate() {
-            self.load[i].queries += n as u64;
-            self.load[i].rows += r.len() as u64;
-        }
-        Ok([ra, rb])
+        Ok(pair_blocks([ra?, rb?]))
     }
 
-    fn protocol(&self, side: usize, detail: impl Into<String>) -> DiffError {
-        DiffError::Protocol {
-            system: self.sides[side].system.name().to_string(),
-            detail: detail.into(),
-        }
-    }
-
-    /// Columns a count-and-sum takes in this side's results.
-    fn sum_width(&self, side: usize) -> usize {
-        if self.sides[side].system.engine().dialect().split_sum() {
-            3
-        } else {
-            2
-        }
-    }
-
-    fn parse_sum(&self, side: usize, cells: &[Option<String>]) -> Result<Sum, DiffError> {
-        let num = |c: &Option<String>| -> Option<u128> { c.as_deref().unwrap_or("0").parse().ok() };
-        let bad = || self.protocol(side, format!("bad sums {cells:?}"));
-        let count = cells.first().and_then(num).ok_or_else(bad)? as u64;
-        let sum = match cells.len() {
-            2 => num(&cells[1]).ok_or_else(bad)?,
-            3 => {
-                (num(&cells[1]).ok_or_else(bad)? << SPLIT_BITS) + num(&cells[2]).ok_or_else(bad)?
+    /// Adds leaf rows (key, row hash) of one side; a key seen twice is an error.
+    fn record(
+        &self,
+        hashes: &mut [BTreeMap<Key, u64>; 2],
+        side: usize,
+        rows: Vec<(Key, u64)>,
+    ) -> Result<(), DiffError> {
+        for (key, h) in rows {
+            if hashes[side].insert(key.clone(), h).is_some() {
+                return Err(DiffError::DuplicateKey {
+                    system: self.sides[side].reader.name().to_string(),
+                    key: key
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
             }
-            _ => return Err(bad()),
-        };
-        Ok(Sum { count, sum })
-    }
-
-    fn parse_key(&self, side: usize, cells: &[Option<String>]) -> Result<Key, DiffError> {
-        self.sides[side]
-            .spec
-            .key
-            .iter()
-            .zip(cells)
-            .map(|(col, cell)| {
-                let text = cell.as_deref().ok_or_else(|| self.protocol(side, "a key is NULL: rows with a NULL key cannot be matched; exclude them with `where`"))?;
-                KeyPart::parse(text, col.ty).ok_or_else(|| self.protocol(side, format!("bad key `{text}`")))
-            })
-            .collect()
+        }
+        Ok(())
     }
 }
 
-/// Most concurrent queries the first checksum scan of one side is cut into.
-const LEVEL1_PARTS: i128 = 4;
-
 pub async fn diff(sides: [SideRef<'_>; 2], cfg: &DiffConfig) -> Result<DiffOutcome, DiffError> {
-    let mut run = Runner {
-        sides,
-        load: [Load::default(); 2],
-    };
+    let run = Runner { sides };
 
     // Segments come from the second side (the new system, usually the sturdier one).
     let bside = 1;
-    if let Some((origin, width, max)) = dense_int_blocks(&mut run, bside, cfg).await? {
+    if let Some((origin, width, max)) = dense_int_blocks(&run, bside, cfg).await? {
         return blocks(run, origin, width, max, cfg).await;
     }
 
     // 1. Boundaries by row position.
-    let q = sql::boundaries(
-        sides[bside].system.engine().dialect(),
-        sides[bside].spec,
-        cfg.segment_rows,
-        cfg.max_segments,
-    );
-    let rows = sides[bside].system.fetch_strings(&q).await?;
-    run.load[bside].queries += 1;
-    run.load[bside].rows += rows.len() as u64;
-    let mut bounds: Vec<Key> = rows
-        .iter()
-        .map(|r| run.parse_key(bside, r))
-        .collect::<Result<_, _>>()?;
+    let side = sides[bside];
+    let mut bounds = side
+        .reader
+        .boundaries(side.spec, cfg.segment_rows, cfg.max_segments)
+        .await?;
     bounds.dedup();
 
     // 2. Every segment's sums, one scan per side, both at once.
     cfg.tell(|| format!("checksumming {} segments on both systems", bounds.len() + 1));
-    let sums = run
-        .both(|spec, d| sql::segment_sums(d, spec, &bounds))
-        .await?;
+    let sums = both!(run, |r, s| r.segment_sums(s, &bounds));
     let mut per_side: [BTreeMap<usize, Sum>; 2] = Default::default();
     let mut totals = [0u64; 2];
-    for (side, rows) in sums.iter().enumerate() {
-        for r in rows {
-            let seg: usize = r[0]
-                .as_deref()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| run.protocol(side, "bad segment"))?;
-            let sum = run.parse_sum(side, &r[1..1 + run.sum_width(side)])?;
+    for (side, rows) in sums.into_iter().enumerate() {
+        for (seg, sum) in rows {
             totals[side] += sum.count;
             per_side[side].insert(seg, sum);
         }
@@ -308,25 +268,12 @@ pub async fn diff(sides: [SideRef<'_>; 2], cfg: &DiffConfig) -> Result<DiffOutco
         for chunk in big.chunks(cfg.batch) {
             let parents: Vec<Bucket> = chunk.iter().map(|(b, _)| *b).collect();
             let bits = parents[0].bits + cfg.fanout_bits;
-            let (sub_ranges, local) = localise(&ranges, &parents);
-            let result = run
-                .both(|spec, d| sql::bucket_sums(d, spec, &sub_ranges, &local, bits))
-                .await?;
+            let (sub_ranges, local, order) = localise(&ranges, &parents);
+            let result = both!(run, |r, s| r.bucket_sums(s, &sub_ranges, &local, bits));
             let mut children: HashMap<(usize, u64), [Sum; 2]> = HashMap::new();
-            for (side, rows) in result.iter().enumerate() {
-                for r in rows {
-                    let ri: usize = r[0]
-                        .as_deref()
-                        .and_then(|s| s.parse().ok())
-                        .ok_or_else(|| run.protocol(side, "bad range"))?;
-                    let value: u64 = r[1]
-                        .as_deref()
-                        .and_then(|s| s.parse().ok())
-                        .ok_or_else(|| run.protocol(side, "bad bucket"))?;
-                    let sum = run.parse_sum(side, &r[2..2 + run.sum_width(side)])?;
-                    let global = *sub_ranges_index(&parents, &local, ri)
-                        .ok_or_else(|| run.protocol(side, "range out of bounds"))?;
-                    children.entry((global, value)).or_default()[side] = sum;
+            for (side, rows) in result.into_iter().enumerate() {
+                for (local_range, value, sum) in rows {
+                    children.entry((order[local_range], value)).or_default()[side] = sum;
                 }
             }
             for ((range, value), [a, b]) in children {
@@ -341,19 +288,15 @@ pub async fn diff(sides: [SideRef<'_>; 2], cfg: &DiffConfig) -> Result<DiffOutco
     let mut hashes: [BTreeMap<Key, u64>; 2] = Default::default();
     cfg.tell(|| format!("comparing {} small ranges row by row", leaves.len()));
     for chunk in leaves.chunks(cfg.batch) {
-        let (sub_ranges, local) = localise(&ranges, chunk);
-        let result = run
-            .both(|spec, d| sql::leaf_hashes(d, spec, &sub_ranges, &local))
-            .await?;
-        for (side, rows) in result.iter().enumerate() {
-            record(&run, &mut hashes, side, rows)?;
+        let (sub_ranges, local, _) = localise(&ranges, chunk);
+        let result = both!(run, |r, s| r.leaf_hashes(s, &sub_ranges, &local));
+        for (side, rows) in result.into_iter().enumerate() {
+            run.record(&mut hashes, side, rows)?;
         }
     }
-    let differences = merge(hashes);
     Ok(DiffOutcome {
         rows: totals,
-        differences,
-        load: run.load,
+        differences: merge(hashes),
     })
 }
 
@@ -362,17 +305,15 @@ pub async fn diff(sides: [SideRef<'_>; 2], cfg: &DiffConfig) -> Result<DiffOutco
 pub async fn recheck(
     sides: [SideRef<'_>; 2],
     keys: &[Key],
-    load: &mut [Load; 2],
 ) -> Result<Vec<(Key, DiffKind)>, DiffError> {
-    let mut run = Runner { sides, load: *load };
+    let run = Runner { sides };
     let mut hashes: [BTreeMap<Key, u64>; 2] = Default::default();
     for chunk in keys.chunks(500) {
-        let result = run.both(|spec, d| sql::key_hashes(d, spec, chunk)).await?;
-        for (side, rows) in result.iter().enumerate() {
-            record(&run, &mut hashes, side, rows)?;
+        let result = both!(run, |r, s| r.key_hashes(s, chunk));
+        for (side, rows) in result.into_iter().enumerate() {
+            run.record(&mut hashes, side, rows)?;
         }
     }
-    *load = run.load;
     Ok(merge(hashes))
 }
 
@@ -405,87 +346,28 @@ fn merge(hashes: [BTreeMap<Key, u64>; 2]) -> Vec<(Key, DiffKind)> {
     differences
 }
 
-/// Adds leaf rows (key, row hash) of one side; a key seen twice is an error.
-fn record(
-    run: &Runner<'_>,
-    hashes: &mut [BTreeMap<Key, u64>; 2],
-    side: usize,
-    rows: &[Vec<Option<String>>],
-) -> Result<(), DiffError> {
-    let nkey = run.sides[side].spec.key.len();
-    for r in rows {
-        let key = run.parse_key(side, &r[..nkey])?;
-        let h: u64 = r[nkey]
-            .as_deref()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| run.protocol(side, "bad row hash"))?;
-        if hashes[side].insert(key.clone(), h).is_some() {
-            return Err(DiffError::DuplicateKey {
-                system: run.sides[side].system.name().to_string(),
-                key: key
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// For a single integer key that is dense (at least every other value in use), blocks of
 /// consecutive values are as even as row-position segments (none holds more than twice the
 /// target) and far cheaper: a row's block is arithmetic, and a differing block narrows into
-/// sub-blocks that are index ranges. Returns the origin and block width, or `None` to cut by
-/// row position instead.
+/// sub-blocks that are index ranges. Returns the origin, block width and largest key, or
+/// `None` to cut by row position instead.
 async fn dense_int_blocks(
-    run: &mut Runner<'_>,
+    run: &Runner<'_>,
     side: usize,
     cfg: &DiffConfig,
 ) -> Result<Option<(i64, i64, i64)>, DiffError> {
-    let spec = run.sides[side].spec;
-    if spec.key.len() != 1 || spec.key[0].ty != super::normalize::LogicalType::Int {
+    let SideRef { reader, spec } = run.sides[side];
+    if spec.key.len() != 1 || spec.key[0].ty != LogicalType::Int {
         return Ok(None);
     }
     // The key range from the index, the row count from the catalog's estimate (exact where
     // there is none): an estimate only sizes the blocks, it never decides a difference.
-    let system = run.sides[side].system;
-    let d = system.engine().dialect();
-    let (range_q, estimate_q) = (sql::key_range(d, spec), sql::row_estimate(d, spec));
-    let (range, estimate) = tokio::join!(
-        system.fetch_strings(&range_q),
-        system.fetch_strings(&estimate_q)
-    );
-    let (range, estimate) = (range?, estimate?);
-    run.load[side].queries += 2;
-    run.load[side].rows += (range.len() + estimate.len()) as u64;
-    let cell = |rows: &[Vec<Option<String>>], i: usize| {
-        rows.first()
-            .and_then(|r| r.get(i))
-            .cloned()
-            .flatten()
-            .and_then(|v| v.parse::<i128>().ok())
-    };
-    let (Some(min), Some(max)) = (cell(&range, 0), cell(&range, 1)) else {
+    let (range, count) = tokio::join!(reader.key_range(spec), reader.row_estimate(spec));
+    let Some((min, max)) = range? else {
         // An empty side: cut the other side's keys by row position.
         return Ok(None);
     };
-    let count = match cell(&estimate, 0) {
-        Some(n) if n > 0 => n,
-        // No statistics yet (a table never analysed): count.
-        _ => {
-            let q = sql::Query {
-                sql: system
-                    .engine()
-                    .count_sql(&spec.table, spec.filter.as_deref()),
-                params: Vec::new(),
-            };
-            let rows = system.fetch_strings(&q).await?;
-            run.load[side].queries += 1;
-            run.load[side].rows += rows.len() as u64;
-            cell(&rows, 0).unwrap_or(0)
-        }
-    };
+    let count = count? as i128;
     let span = max - min + 1;
     if count <= 0 || span > 2 * count {
         return Ok(None);
@@ -497,7 +379,7 @@ async fn dense_int_blocks(
 
 /// The diff over integer blocks (see [`dense_int_blocks`]).
 async fn blocks(
-    mut run: Runner<'_>,
+    run: Runner<'_>,
     origin: i64,
     width: i64,
     max: i64,
@@ -511,8 +393,7 @@ async fn blocks(
         (lo as i64, hi as i64)
     };
     cfg.tell(|| "checksumming every block of keys on both systems".to_string());
-    let level1 = run.level1(origin, width, max).await?;
-    let sums = parse_blocks(&run, &level1)?;
+    let sums = run.level1(origin, width, max).await?;
     let mut totals = [0u64; 2];
     for [a, b] in sums.values() {
         totals[0] += a.count;
@@ -535,10 +416,8 @@ async fn blocks(
         let child = (w >> cfg.fanout_bits).max(1);
         for chunk in big.chunks(cfg.batch) {
             let within: Vec<(i64, i64)> = chunk.iter().map(|(i, _)| range(*i, w)).collect();
-            let result = run
-                .both(|spec, d| sql::block_sums(d, spec, origin, child, &within))
-                .await?;
-            for (i, [a, b]) in parse_blocks(&run, &result)? {
+            let result = both!(run, |r, s| r.block_sums(s, origin, child, &within));
+            for (i, [a, b]) in pair_blocks(result) {
                 if a != b {
                     active.push((i, a.count.max(b.count)));
                 }
@@ -549,39 +428,31 @@ async fn blocks(
     let mut hashes: [BTreeMap<Key, u64>; 2] = Default::default();
     cfg.tell(|| format!("comparing {} small ranges row by row", leaves.len()));
     for chunk in leaves.chunks(cfg.batch) {
-        let result = run.both(|spec, d| sql::block_rows(d, spec, chunk)).await?;
-        for (side, rows) in result.iter().enumerate() {
-            record(&run, &mut hashes, side, rows)?;
+        let result = both!(run, |r, s| r.block_rows(s, chunk));
+        for (side, rows) in result.into_iter().enumerate() {
+            run.record(&mut hashes, side, rows)?;
         }
     }
     Ok(DiffOutcome {
         rows: totals,
         differences: merge(hashes),
-        load: run.load,
     })
 }
 
-/// Block index -> both sides' sums, from a `block_sums` result.
-fn parse_blocks(
-    run: &Runner<'_>,
-    result: &[Vec<Vec<Option<String>>>; 2],
-) -> Result<HashMap<i64, [Sum; 2]>, DiffError> {
+/// Block index -> both sides' sums.
+fn pair_blocks(result: [Vec<(i64, Sum)>; 2]) -> HashMap<i64, [Sum; 2]> {
     let mut out: HashMap<i64, [Sum; 2]> = HashMap::new();
-    for (side, rows) in result.iter().enumerate() {
-        for r in rows {
-            let index: i64 = r[0]
-                .as_deref()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| run.protocol(side, "bad block"))?;
-            let sum = run.parse_sum(side, &r[1..1 + run.sum_width(side)])?;
+    for (side, rows) in result.into_iter().enumerate() {
+        for (index, sum) in rows {
             out.entry(index).or_default()[side] = sum;
         }
     }
-    Ok(out)
+    out
 }
 
-/// The ranges a batch of buckets uses, renumbered from 0, and the buckets pointing at them.
-fn localise(ranges: &[Range], buckets: &[Bucket]) -> (Vec<Range>, Vec<Bucket>) {
+/// The ranges a batch of buckets uses, renumbered from 0, the buckets pointing at them, and
+/// each local range's global index.
+fn localise(ranges: &[Range], buckets: &[Bucket]) -> (Vec<Range>, Vec<Bucket>, Vec<usize>) {
     let mut order: Vec<usize> = buckets.iter().map(|b| b.range).collect();
     order.sort_unstable();
     order.dedup();
@@ -593,18 +464,5 @@ fn localise(ranges: &[Range], buckets: &[Bucket]) -> (Vec<Range>, Vec<Bucket>) {
             ..*b
         })
         .collect();
-    (sub, local)
-}
-
-/// The global range index of local range `local_index` in a batch.
-fn sub_ranges_index<'a>(
-    parents: &'a [Bucket],
-    local: &[Bucket],
-    local_index: usize,
-) -> Option<&'a usize> {
-    local
-        .iter()
-        .zip(parents)
-        .find(|(l, _)| l.range == local_index)
-        .map(|(_, p)| &p.range)
+    (sub, local, order)
 }

@@ -1,0 +1,74 @@
+//! How a pair of expressions (one per side) compares: the declared logical type, or the one
+//! both databases' types agree on. Shared by every kind that compares values or keys; asks the
+//! systems only what their types say, never how an engine spells anything.
+
+use super::context::CheckError;
+use crate::compare::normalize::LogicalType;
+use crate::compare::{key_type_supported, Col, Native};
+use crate::system::Reader;
+
+/// The logical type of a column: the declared one, or the one both sides' types agree on.
+/// A side whose types say little about its values defers to the other side.
+pub fn infer(
+    name: &str,
+    declared: Option<LogicalType>,
+    natives: [Native; 2],
+    sides: [&Reader<'_>; 2],
+) -> Result<LogicalType, CheckError> {
+    if let Some(t) = declared {
+        return Ok(t);
+    }
+    let weak = |i: usize| sides[i].says_little(natives[i]);
+    let logical = [natives[0].logical(), natives[1].logical()];
+    let ty = match logical {
+        [Some(a), Some(b)] if a == b => Some(a),
+        [_, Some(b)] if weak(0) => Some(b),
+        [Some(a), _] if weak(1) => Some(a),
+        _ => None,
+    };
+    ty.ok_or_else(|| {
+        CheckError::Config(format!(
+            "column `{name}`: cannot infer how to compare it ({} says {:?}, {} says {:?}); declare `type:` (one of {})",
+            sides[0].name(),
+            natives[0],
+            sides[1].name(),
+            natives[1],
+            LogicalType::NAMES
+        ))
+    })
+}
+
+/// Key (or reference) columns typed for comparison on both sides: the declared type, else
+/// what the databases agree on; only types that order the same on every engine.
+pub fn key_columns(
+    names: &[String],
+    declared: Option<&[LogicalType]>,
+    exprs: [&[String]; 2],
+    natives: [&[Native]; 2],
+    sides: [&Reader<'_>; 2],
+    what: &str,
+) -> Result<[Vec<Col>; 2], CheckError> {
+    let mut cols: [Vec<Col>; 2] = Default::default();
+    for (k, name) in names.iter().enumerate() {
+        let ty = infer(
+            name,
+            declared.map(|t| t[k]),
+            [natives[0][k], natives[1][k]],
+            sides,
+        )?;
+        if !key_type_supported(ty) {
+            return Err(CheckError::Config(format!(
+                "{what} `{name}` compares as {ty}: it must be an integer, text, a UUID or a date (declare its type)"
+            )));
+        }
+        for i in 0..2 {
+            cols[i].push(Col {
+                expr: exprs[i][k].clone(),
+                ty,
+                native: natives[i][k],
+                plain: false,
+            });
+        }
+    }
+    Ok(cols)
+}

@@ -1,0 +1,58 @@
+//! The parts of running a comparison query that are the same for every sqlx driver: binding
+//! parameters, reading result cells as text, streaming rows and describing result columns.
+//! The engine modules differ only in the pool and the row type, so this is a macro expanded in
+//! each of them; it names no engine and holds no SQL.
+
+/// The parts of running a comparison query that are the same for every sqlx driver; the
+/// engine modules differ only in the pool and the row type.
+macro_rules! driver_glue {
+    (bind $query:expr) => {{
+        let mut q = sqlx::query(&$query.sql);
+        for p in &$query.params {
+            q = match p {
+                Param::Int(i) => q.bind(*i),
+                Param::Text(s) => q.bind(s.clone()),
+            };
+        }
+        q
+    }};
+    // A result cell as text: text columns as they are, integer columns (counts, block
+    // numbers, which need no cast in SQL) printed; `$extra` lists more integer types.
+    (text_cell $row:expr, $i:expr $(, $extra:ty)*) => {
+        $row.try_get::<Option<String>, _>($i)
+            .or_else(|_| $row.try_get::<Option<i64>, _>($i).map(|v| v.map(|v| v.to_string())))
+            .or_else(|_| $row.try_get::<Option<i32>, _>($i).map(|v| v.map(|v| v.to_string())))
+            $(.or_else(|_| $row.try_get::<Option<$extra>, _>($i).map(|v| v.map(|v| v.to_string()))))*
+    };
+    (text_rows $rows:expr) => {
+        $rows
+            .iter()
+            .map(|r| (0..r.len()).map(|i| text_cell(r, i)).collect())
+            .collect()
+    };
+    // Stream a query's rows (all text) into `$tx` as they arrive; stops early when the
+    // receiver is gone. Evaluates to the number of rows sent.
+    (stream $query:expr, $executor:expr, $tx:expr) => {{
+        use futures::TryStreamExt;
+        let q = driver_glue!(bind $query);
+        let mut rows = q.fetch($executor);
+        let mut n: u64 = 0;
+        while let Some(row) = rows.try_next().await? {
+            let cells = (0..row.len())
+                .map(|i| text_cell(&row, i))
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            n += 1;
+            if $tx.send(cells).await.is_err() {
+                break;
+            }
+        }
+        Ok(n)
+    }};
+    (columns $described:expr) => {
+        Ok($described
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), native(c.type_info().name())))
+            .collect())
+    };
+}
