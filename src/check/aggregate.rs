@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 use super::columns::infer;
 use super::context::{CheckError, Context};
 use super::finding::{plural, verb_s, Finding};
-use super::report::{per_system, per_system_json, shown_of, Difference, Graded, KindReport, Table};
+use super::report::{
+    largest, per_system, per_system_json, show, shown_of, Difference, Graded, KindReport, Table,
+};
 use crate::compare::normalize::LogicalType;
 use crate::compare::{Col, Native, SideSpec};
 use crate::config::{AggFn, AggregateSpec};
@@ -230,7 +232,7 @@ impl KindReport for AggregateReport {
     fn graded(&self) -> Graded {
         Graded {
             amount: self.groups.differing as f64,
-            total: self.groups.seen.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64,
+            total: largest(&self.groups.seen),
         }
     }
 
@@ -277,7 +279,7 @@ impl KindReport for AggregateReport {
                     .and_then(|(_, v)| v.as_object())
                     .map(|m| {
                         m.iter()
-                            .map(|(k, v)| format!("{k}={}", super::report::show(Some(v))))
+                            .map(|(k, v)| format!("{k}={}", show(Some(v))))
                             .collect::<Vec<_>>()
                             .join(" ")
                     })
@@ -303,7 +305,7 @@ impl KindReport for AggregateReport {
                     s.delta
                         .as_ref()
                         .and_then(|d| d.get(m))
-                        .map(|d| super::report::show(Some(d)))
+                        .map(|d| show(Some(d)))
                         .unwrap_or_default(),
                 ]);
             }

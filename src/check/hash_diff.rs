@@ -14,7 +14,7 @@ use super::context::{CheckError, Context};
 use super::diff::{self, DiffConfig, DiffKind, SideRef};
 use super::finding::{plural, verb_s, Finding};
 use super::report::{
-    export_rows, per_system, per_system_json, shown_of, Difference, Differences, Graded,
+    export_rows, largest, per_system, per_system_json, shown_of, Difference, Differences, Graded,
     KindReport, Table,
 };
 use crate::compare::normalize::LogicalType;
@@ -122,7 +122,7 @@ impl KindReport for HashDiffReport {
     fn graded(&self) -> Graded {
         Graded {
             amount: self.differences.total() as f64,
-            total: self.rows.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64,
+            total: largest(&self.rows),
         }
     }
 

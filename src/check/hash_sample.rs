@@ -15,7 +15,8 @@ use super::hash_diff::{
     Resolved,
 };
 use super::report::{
-    export_rows, per_system, per_system_json, Difference, Differences, Graded, KindReport, Table,
+    export_rows, largest, per_system, per_system_json, Difference, Differences, Graded, KindReport,
+    Table,
 };
 use crate::compare::Key;
 use crate::config::HashSampleSpec;
@@ -101,7 +102,7 @@ impl KindReport for HashSampleReport {
     fn graded(&self) -> Graded {
         Graded {
             amount: self.sample.estimated_differences,
-            total: self.rows.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64,
+            total: largest(&self.rows),
         }
     }
 

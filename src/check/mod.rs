@@ -208,7 +208,7 @@ impl CheckRun {
             metrics.check_status.with_label_values(&[name]).set(g);
         }
         report.export(name, metrics);
-        let total = report.rows().iter().map(|(_, n)| *n).max().unwrap_or(0) as f64;
+        let total = report::largest(report.rows());
         for (severity, t) in [
             ("warning", check.thresholds.warning),
             ("critical", check.thresholds.critical),

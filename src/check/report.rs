@@ -274,6 +274,11 @@ pub mod per_system {
     }
 }
 
+/// The largest of per-system counts (what a percentage threshold is a share of).
+pub fn largest(v: &[(String, i64)]) -> f64 {
+    v.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64
+}
+
 /// `driftwatch_rows` for every system counted.
 pub fn export_rows(check: &str, rows: &[(String, i64)], metrics: &Metrics) {
     for (system, n) in rows {

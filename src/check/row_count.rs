@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::context::{CheckError, Context};
 use super::finding::{plural, Finding};
-use super::report::{export_rows, per_system, per_system_json, Graded, KindReport};
+use super::report::{export_rows, largest, per_system, per_system_json, Graded, KindReport};
 use crate::config::{RowCountSpec, TableSide};
 use crate::metrics::Metrics;
 
@@ -41,7 +41,7 @@ impl KindReport for RowCountReport {
     fn graded(&self) -> Graded {
         Graded {
             amount: self.row_count_difference.unsigned_abs() as f64,
-            total: self.rows.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64,
+            total: largest(&self.rows),
         }
     }
 

@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 
 use super::sql::{
-    floor_div, from_where, hash_sums, int_ranges, key_hash, key_types, parent_filter, range_union,
-    read_hashes, read_i64, read_key, read_key_lenient, read_sum, read_u128, row_hash, Binder,
-    Question, Window,
+    canonical_keys, floor_div, from_where, hash_sums, int_ranges, key_hash, key_types,
+    parent_filter, range_union, read_hashes, read_i64, read_key, read_key_lenient, read_sum,
+    read_u128, row_hash, Binder, Question, Window,
 };
 use super::{DbError, Query, Reader};
 use crate::compare::normalize::LogicalType;
@@ -98,10 +98,7 @@ impl Reader<'_> {
             from_where(d, side, filter),
         );
         let split = d.split_sum();
-        let query = Query {
-            sql,
-            params: b.params,
-        };
+        let query = b.query(sql);
         self.ask(Question::new(query, move |rows| {
             rows.iter()
                 .map(|r| Ok((read_i64(r.first(), "block")?, read_sum(&r[1..], split)?.0)))
@@ -118,7 +115,7 @@ impl Reader<'_> {
     ) -> Result<Vec<(Key, u64)>, DbError> {
         let d = self.dialect();
         let mut b = Binder::new(d, side);
-        let keys: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+        let keys: Vec<String> = canonical_keys(d, side);
         let h = d.to_text(&row_hash(d, side));
         let filter = int_ranges(&mut b, within);
         let sql = format!(
@@ -126,14 +123,7 @@ impl Reader<'_> {
             keys.join(", "),
             from_where(d, side, Some(filter))
         );
-        self.hashes(
-            Query {
-                sql,
-                params: b.params,
-            },
-            side,
-        )
-        .await
+        self.hashes(b.query(sql), side).await
     }
 
     /// Keys cutting the side's rows into segments of `segment_rows` rows by row position (or
@@ -145,7 +135,7 @@ impl Reader<'_> {
         max_segments: u64,
     ) -> Result<Vec<Key>, DbError> {
         let d = self.dialect();
-        let keys: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+        let keys: Vec<String> = canonical_keys(d, side);
         let order: Vec<String> = side.key.iter().map(|c| d.key_operand(c)).collect();
         let cols: Vec<String> = keys
             .iter()
@@ -201,10 +191,7 @@ impl Reader<'_> {
             from_where(d, side, None),
         );
         let split = d.split_sum();
-        let query = Query {
-            sql,
-            params: b.params,
-        };
+        let query = b.query(sql);
         self.ask(Question::new(query, move |rows| {
             rows.iter()
                 .map(|r| {
@@ -257,10 +244,7 @@ impl Reader<'_> {
         );
         let split = d.split_sum();
         let nranges = ranges.len();
-        let query = Query {
-            sql,
-            params: b.params,
-        };
+        let query = b.query(sql);
         self.ask(Question::new(query, move |rows| {
             rows.iter()
                 .map(|r| {
@@ -285,7 +269,7 @@ impl Reader<'_> {
     ) -> Result<Vec<(Key, u64)>, DbError> {
         let d = self.dialect();
         let mut b = Binder::new(d, side);
-        let keys: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+        let keys: Vec<String> = canonical_keys(d, side);
         let h = d.to_text(&row_hash(d, side));
         let kh = key_hash(d, side);
         let inner = range_union(&mut b, ranges, leaves);
@@ -295,14 +279,7 @@ impl Reader<'_> {
             "SELECT {keys}, {h} FROM (SELECT *, {kh} AS dw_kh {from}) dw_k WHERE {filter}",
             keys = keys.join(", "),
         );
-        self.hashes(
-            Query {
-                sql,
-                params: b.params,
-            },
-            side,
-        )
-        .await
+        self.hashes(b.query(sql), side).await
     }
 
     /// Key and row hash of the rows with the given keys.
@@ -313,7 +290,7 @@ impl Reader<'_> {
     ) -> Result<Vec<(Key, u64)>, DbError> {
         let d = self.dialect();
         let mut b = Binder::new(d, side);
-        let cols: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+        let cols: Vec<String> = canonical_keys(d, side);
         let h = d.to_text(&row_hash(d, side));
         let conds: Vec<String> = keys.iter().map(|k| b.compare("=", k)).collect();
         let sql = format!(
@@ -321,14 +298,7 @@ impl Reader<'_> {
             cols.join(", "),
             from_where(d, side, Some(conds.join(" OR ")))
         );
-        self.hashes(
-            Query {
-                sql,
-                params: b.params,
-            },
-            side,
-        )
-        .await
+        self.hashes(b.query(sql), side).await
     }
 
     /// The canonical values of the compared columns, then of the extra (fetched, never
@@ -341,7 +311,7 @@ impl Reader<'_> {
         let d = self.dialect();
         let mut b = Binder::new(d, side);
         let conds: Vec<String> = keys.iter().map(|k| b.compare("=", k)).collect();
-        let mut cols: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+        let mut cols: Vec<String> = canonical_keys(d, side);
         cols.extend(side.columns.iter().map(|c| d.canonical(c, side.tz)));
         cols.extend(side.extra.iter().map(|c| d.canonical(c, side.tz)));
         let sql = format!(
@@ -350,10 +320,7 @@ impl Reader<'_> {
             from_where(d, side, Some(conds.join(" OR ")))
         );
         let types = key_types(side);
-        let query = Query {
-            sql,
-            params: b.params,
-        };
+        let query = b.query(sql);
         self.ask(Question::new(query, move |rows| {
             let n = types.len();
             Ok(rows
@@ -383,7 +350,7 @@ impl Reader<'_> {
             .map(|f| format!("({f})"))
             .chain(random)
             .collect();
-        let keys: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+        let keys: Vec<String> = canonical_keys(d, side);
         let sql = format!(
             "SELECT {} FROM {from}{} LIMIT {limit}",
             keys.join(", "),
@@ -403,7 +370,7 @@ impl Reader<'_> {
         window: Option<&Window>,
     ) -> Result<Vec<Key>, DbError> {
         let d = self.dialect();
-        let keys: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+        let keys: Vec<String> = canonical_keys(d, side);
         // `cutoff` is formatted by the agent (digits, '-', ':', '.', ' '): safe to inline.
         let condition =
             window.map(|w| format!("{} >= '{}'", d.canonical(&w.column, side.tz), w.cutoff));

@@ -7,8 +7,8 @@
 use tokio::sync::mpsc;
 
 use super::sql::{
-    from_where, key_types, not_null, order_key, read_key, read_key_lenient, read_u128, Aggregate,
-    Question,
+    canonical_keys, from_where, key_types, not_null, order_key, read_key, read_key_lenient,
+    read_u128, Aggregate, Question,
 };
 use super::{DbError, Query, Reader};
 use crate::compare::normalize::LogicalType;
@@ -48,7 +48,7 @@ impl Reader<'_> {
     ) -> Result<Vec<(Key, String)>, DbError> {
         let d = self.dialect();
         let ts = &side.columns[0];
-        let mut cols: Vec<String> = side.key.iter().map(|c| d.canonical(c, side.tz)).collect();
+        let mut cols: Vec<String> = canonical_keys(d, side);
         cols.push(d.canonical(ts, side.tz));
         // `cutoff` is formatted by the agent (digits, '-', ':', '.', ' '): safe to inline.
         let cond = format!("{} >= '{cutoff}'", d.canonical(ts, side.tz));

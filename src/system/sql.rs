@@ -152,6 +152,11 @@ pub(super) fn tokens(d: &dyn Dialect, cols: &[&Col], tz: chrono_tz::Tz) -> Vec<S
         .collect()
 }
 
+/// The canonical text of each key part, as select-list items.
+pub(super) fn canonical_keys(d: &dyn Dialect, side: &SideSpec) -> Vec<String> {
+    side.key.iter().map(|c| d.canonical(c, side.tz)).collect()
+}
+
 /// The key's canonical string (`part|part`) and the row's (`key|col|col`).
 pub(super) fn key_string(d: &dyn Dialect, side: &SideSpec) -> String {
     let cols: Vec<&Col> = side.key.iter().collect();
@@ -202,6 +207,14 @@ impl<'a> Binder<'a> {
             d,
             side,
             params: Vec::new(),
+        }
+    }
+
+    /// `sql` with the parameters bound so far.
+    pub(super) fn query(self, sql: String) -> Query {
+        Query {
+            sql,
+            params: self.params,
         }
     }
 
