@@ -2,15 +2,73 @@
 //! the latest result and a restarted agent knows what it last saw; each check's alert state;
 //! and the notification outbox, written before anything is sent so that a crash loses
 //! nothing. This is the only database the agent writes to.
+//!
+//! The schema is versioned with sqlx migrations. They live in `src/state/migrations/<store>/`
+//! (only `sqlite/` for now; a PostgreSQL store gets `postgres/` with the same version numbers,
+//! its SQL the same wherever the two dialects agree), are embedded in the binary at compile
+//! time, and are applied by [`State::open`], in one transaction, recording each applied
+//! version in the store's `_sqlx_migrations` table. Migration 1 is the schema as it was
+//! before it was versioned, written with `IF NOT EXISTS`, so a store created by that older
+//! code is adopted with its rows. A store holding a version this build does not know was
+//! written by a newer driftwatch and is refused ([`StateError::Newer`]) rather than used.
+//!
+//! To change the schema, add a migration, never edit one that was released (the store keeps
+//! each applied migration's checksum and refuses a changed one): write
+//! `migrations/sqlite/NNNN_what_it_does.sql` with the next number and add it to
+//! `SQLITE_MIGRATIONS`; a test fails while a file in that folder is missing from the list.
 
+use std::borrow::Cow;
 use std::path::Path;
 
+use futures::future::BoxFuture;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 use chrono::{DateTime, Utc};
 
 use crate::check::CheckRun;
+
+/// The SQLite store's migrations, in order: (version, description, SQL). The version and
+/// description are those of the file name (`0001_initial.sql` is 1, "initial"), as sqlx's
+/// own `migrate!` would read them, so the records in `_sqlx_migrations` stay the same
+/// whichever way the files are embedded. All of them run in the one transaction of
+/// [`migrate`], so a file cannot opt out of it with sqlx's `-- no-transaction`.
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("migrations/sqlite/0001_initial.sql"),
+)];
+
+/// A list of embedded migrations, as sqlx's migrator takes them.
+#[derive(Debug)]
+struct Embedded(&'static [(i64, &'static str, &'static str)]);
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, BoxDynError>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .iter()
+                .map(|&(version, description, sql)| {
+                    Migration::new(
+                        version,
+                        Cow::Borrowed(description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// The newest schema version this build knows.
+fn latest_known() -> i64 {
+    SQLITE_MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0)
+}
 
 /// A notification to queue for one sink.
 pub struct NewNotification<'a> {
@@ -51,11 +109,28 @@ fn millis(ms: i64) -> DateTime<Utc> {
 const HISTORY_PER_CHECK: i64 = 1000;
 
 #[derive(Debug, thiserror::Error)]
-#[error("state store {path}: {source} (check that the folder exists and is writable, or set `state:` in the config)")]
-pub struct StateError {
-    path: String,
-    #[source]
-    source: sqlx::Error,
+pub enum StateError {
+    #[error("state store {path}: {source} (check that the folder exists and is writable, or set `state:` in the config)")]
+    Sql {
+        path: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("state store {path}: it was written by a newer driftwatch (schema version {found}; this driftwatch knows versions up to {known}); upgrade driftwatch or point `state:` at another file")]
+    Newer {
+        path: String,
+        /// The newest version the store has.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+    #[error("state store {path}: cannot bring its schema up to date: {source}; {hint}")]
+    Migrate {
+        path: String,
+        #[source]
+        source: MigrateError,
+        hint: &'static str,
+    },
 }
 
 #[derive(Clone)]
@@ -65,9 +140,10 @@ pub struct State {
 }
 
 impl State {
+    /// Open the store at `path`, creating it if missing, and bring its schema up to date.
     pub async fn open(path: &Path) -> Result<State, StateError> {
         let shown = path.display().to_string();
-        let err = |source| StateError {
+        let err = |source| StateError::Sql {
             path: shown.clone(),
             source,
         };
@@ -81,52 +157,12 @@ impl State {
             .connect_with(options)
             .await
             .map_err(err)?;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS check_runs (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                check_name TEXT NOT NULL,
-                started_at TEXT NOT NULL,
-                status TEXT NOT NULL,
-                result TEXT NOT NULL
-            )",
-        )
-        .execute(&pool)
-        .await
-        .map_err(err)?;
-        sqlx::query(
-            "CREATE INDEX IF NOT EXISTS check_runs_by_check ON check_runs (check_name, id)",
-        )
-        .execute(&pool)
-        .await
-        .map_err(err)?;
-        for ddl in [
-            "CREATE TABLE IF NOT EXISTS alert_state (
-                check_name TEXT PRIMARY KEY,
-                state TEXT NOT NULL,
-                updated_at INTEGER NOT NULL
-            )",
-            // One row per notification and sink; `id` orders them.
-            "CREATE TABLE IF NOT EXISTS outbox (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                sink TEXT NOT NULL,
-                alert_key TEXT NOT NULL,
-                created_at INTEGER NOT NULL,
-                status TEXT NOT NULL DEFAULT 'pending',
-                attempts INTEGER NOT NULL DEFAULT 0,
-                next_attempt_at INTEGER NOT NULL,
-                last_error TEXT,
-                done_at INTEGER,
-                notification TEXT NOT NULL
-            )",
-            "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sink, status, alert_key, id)",
-        ] {
-            sqlx::query(ddl).execute(&pool).await.map_err(err)?;
-        }
+        migrate(&pool, &shown).await?;
         Ok(State { pool, path: shown })
     }
 
     fn err(&self, source: sqlx::Error) -> StateError {
-        StateError {
+        StateError::Sql {
             path: self.path.clone(),
             source,
         }
@@ -383,3 +419,65 @@ impl State {
         self.pool.close().await;
     }
 }
+
+/// Apply the migrations the store lacks. All of them run in one immediate transaction: a
+/// second agent opening the same new file waits instead of racing to apply migration 1 too,
+/// and a failed upgrade leaves the store as it was.
+async fn migrate(pool: &SqlitePool, path: &str) -> Result<(), StateError> {
+    let sql = |source| StateError::Sql {
+        path: path.to_owned(),
+        source,
+    };
+    let failed = |source, hint| StateError::Migrate {
+        path: path.to_owned(),
+        source,
+        hint,
+    };
+    let mut migrator = Migrator::new(Embedded(SQLITE_MIGRATIONS))
+        .await
+        .map_err(|e| failed(e, "this is a bug in driftwatch"))?;
+    // Deliberately not ignoring applied versions this build lacks: they were written by a
+    // newer driftwatch whose schema this code cannot be trusted to read or write.
+    migrator.set_ignore_missing(false);
+    let mut conn = pool.acquire().await.map_err(sql)?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(sql)?;
+    match migrator.run(&mut *tx).await {
+        Ok(()) => {}
+        Err(MigrateError::VersionMissing(version)) => {
+            let found: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(sql)?;
+            let known = latest_known();
+            return Err(if found > known {
+                StateError::Newer {
+                    path: path.to_owned(),
+                    found,
+                    known,
+                }
+            } else {
+                failed(
+                    MigrateError::VersionMissing(version),
+                    "the store was migrated by a build with a migration this one lacks; \
+                     use that build, or point `state:` at another file",
+                )
+            });
+        }
+        Err(e @ MigrateError::VersionMismatch(_)) => {
+            return Err(failed(
+                e,
+                "a released migration was edited; restore it and add a new migration instead",
+            ))
+        }
+        Err(e) => {
+            return Err(failed(
+                e,
+                "check that the file is a driftwatch state store and is writable",
+            ))
+        }
+    }
+    tx.commit().await.map_err(sql)
+}
+
+#[cfg(test)]
+mod tests;

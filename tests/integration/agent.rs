@@ -219,11 +219,15 @@ impl PrivateMariaDb {
                 common::unavailable("mariadb-install-db", &String::from_utf8_lossy(&o.stderr));
                 return None;
             }
-            Err(e) => {
-                common::unavailable(
-                    "mariadb-install-db (Debian package mariadb-server)",
-                    &e.to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                common::missing_program(
+                    "mariadb-install-db",
+                    "install it with `apt-get install mariadb-server`",
                 );
+                return None;
+            }
+            Err(e) => {
+                common::unavailable("mariadb-install-db", &e.to_string());
                 return None;
             }
         }

@@ -50,20 +50,30 @@ pub fn unavailable(what: &str, why: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("{what} is required under CI but unreachable: {why} (start it, see .ci/run)");
     }
-    eprintln!("SKIP: {what} unreachable ({why}); start it to run this test");
+    skipped(&format!(
+        "{what} unreachable ({why}); start it to run this test"
+    ));
 }
 
-/// Says a program a test needs is not installed: a failure under CI, a visible skip elsewhere
-/// (written past the test harness's output capture, so it shows even when the test passes).
+/// Says a program a test needs is not installed: a failure under CI, a visible skip elsewhere.
 pub fn missing_program(program: &str, install: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("`{program}` is required under CI but was not found: {install}");
     }
+    skipped(&format!(
+        "`{program}` not found; {install} to run this test"
+    ));
+}
+
+/// Prints a SKIP line, naming the test, past the test harness's output capture: libtest keeps
+/// what `eprintln!` writes and shows it only for a test that fails, so a skipped test, which
+/// passes, would say nothing.
+fn skipped(message: &str) {
     use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED: `{program}` not found; {install} to run this test"
-    );
+    let current = std::thread::current();
+    // libtest runs each test on a thread named after it ("main" with --test-threads=1).
+    let test = current.name().unwrap_or("a test");
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {message}");
 }
 
 /// The path of `program` on `PATH`, if it is there.

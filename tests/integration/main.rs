@@ -9,6 +9,7 @@
 mod common;
 mod agent;
 mod alerts;
+mod architecture;
 mod cli;
 mod conformance;
 mod engines;
