@@ -7,7 +7,7 @@ use chrono::TimeZone;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 use super::*;
-use crate::check::Status;
+use crate::check::{Report, RowCountReport, Status, ThresholdsOut};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap()
@@ -15,9 +15,24 @@ fn t0() -> DateTime<Utc> {
 
 fn run(name: &str) -> CheckRun {
     CheckRun {
-        rows: vec![("legacy".into(), 100), ("modern".into(), 125)],
-        row_count_difference: Some(25),
-        ..CheckRun::new(name, "row_count", Status::Warning, t0())
+        name: name.to_string(),
+        kind: "row_count".into(),
+        status: Status::Warning,
+        started_at: t0(),
+        duration_seconds: 0.0,
+        outcome: Ok(Report::RowCount(RowCountReport {
+            rows: vec![("legacy".into(), 100), ("modern".into(), 125)],
+            row_count_difference: 25,
+        })),
+        thresholds: ThresholdsOut::default(),
+    }
+}
+
+/// The row count difference a stored run reads back with.
+fn difference(run: &CheckRun) -> Option<i64> {
+    match &run.outcome {
+        Ok(Report::RowCount(r)) => Some(r.row_count_difference),
+        _ => None,
     }
 }
 
@@ -77,7 +92,7 @@ async fn a_new_store_gets_the_schema_and_records_a_run() {
     let latest = state.latest("patients_rows").await.unwrap().unwrap();
     assert_eq!(latest.name, "patients_rows");
     assert_eq!(latest.status, Status::Warning);
-    assert_eq!(latest.row_count_difference, Some(25));
+    assert_eq!(difference(&latest), Some(25));
     assert_eq!(schema(state.pool_for_tests()).await, expected_schema());
     let versions: Vec<i64> = applied(state.pool_for_tests())
         .await
@@ -162,7 +177,9 @@ async fn a_store_written_before_the_schema_was_versioned_opens_with_its_rows() {
     let state = State::open(&path).await.unwrap();
     let latest = state.latest("patients_rows").await.unwrap();
     assert_eq!(
-        latest.map(|r| (r.name, r.row_count_difference)),
+        latest
+            .map(|r| (difference(&r), r.name))
+            .map(|(d, n)| (n, d)),
         Some(("patients_rows".to_string(), Some(25)))
     );
     assert_eq!(
