@@ -397,7 +397,7 @@ fn system<'a>(systems: &'a Systems, name: &str) -> Result<&'a crate::system::Sys
 pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -> CheckRun {
     let started_at = Utc::now();
     let clock = Instant::now();
-    let span = tracing::info_span!("check", check = %check.name, kind = check.kind.as_str());
+    let span = tracing::info_span!("check", check = %check.name, kind = check.kind);
     let result = tokio::time::timeout(check.timeout, evaluate(check, systems, options))
         .instrument(span)
         .await;
@@ -409,7 +409,7 @@ pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -
     let base = CheckRun {
         duration_seconds,
         thresholds,
-        ..CheckRun::new(&check.name, check.kind.as_str(), Status::Error, started_at)
+        ..CheckRun::new(&check.name, check.kind, Status::Error, started_at)
     };
     match result {
         Ok(Ok(outcome)) => CheckRun {
