@@ -1,6 +1,6 @@
-//! The `aggregate` kind's config: two system-named plain sides (a table and a filter, no key), the
-//! `group_by` columns and the `measures` compared per group. Raw shapes and their validation
-//! into [`AggregateSpec`]; no I/O.
+//! The `aggregate` kind's config: two system-named plain sides (a table and a filter, no
+//! key), the `group_by` columns and the `measures` compared per group. Raw shapes and their
+//! validation into [`AggregateSpec`]; no I/O.
 
 use serde::Deserialize;
 

@@ -39,12 +39,16 @@ pub struct Kind {
     pub threshold: ParseThreshold,
 }
 
-/// A [`Kind`] from its name, its module and raw struct, its [`CheckSpec`] variant and its
-/// threshold reader.
+/// A [`Kind`] from its module and the raw struct of its own fields, its [`CheckSpec`]
+/// variant and, where it is not rows or a percentage, its threshold reader. A kind is named
+/// as its module is.
 macro_rules! kind {
-    ($name:literal, $module:ident::$raw:ident, $variant:ident, $threshold:expr) => {
+    ($module:ident::$raw:ident, $variant:ident) => {
+        kind!($module::$raw, $variant, Threshold::parse)
+    };
+    ($module:ident::$raw:ident, $variant:ident, $threshold:expr) => {
         Kind {
-            name: $name,
+            name: stringify!($module),
             fields: fields::<$module::$raw>,
             parse: |input, d| $module::parse(input, d).map(|p| p.map(CheckSpec::$variant)),
             threshold: $threshold,
@@ -54,38 +58,13 @@ macro_rules! kind {
 
 /// Every kind this version runs, in the order messages list them.
 pub const KINDS: &[Kind] = &[
-    kind!(
-        "row_count",
-        row_count::RawRowCount,
-        RowCount,
-        Threshold::parse
-    ),
-    kind!(
-        "hash_diff",
-        hash_diff::RawHashDiff,
-        HashDiff,
-        Threshold::parse
-    ),
-    kind!(
-        "hash_sample",
-        hash_sample::RawHashSample,
-        HashSample,
-        Threshold::parse
-    ),
+    kind!(row_count::RawRowCount, RowCount),
+    kind!(hash_diff::RawHashDiff, HashDiff),
+    kind!(hash_sample::RawHashSample, HashSample),
     // Lag is a duration: thresholds are seconds, written as durations.
-    kind!("lag", lag::RawLag, Lag, lag::threshold),
-    kind!(
-        "ref_integrity",
-        ref_integrity::RawRefIntegrity,
-        RefIntegrity,
-        Threshold::parse
-    ),
-    kind!(
-        "aggregate",
-        aggregate::RawAggregate,
-        Aggregate,
-        Threshold::parse
-    ),
+    kind!(lag::RawLag, Lag, lag::threshold),
+    kind!(ref_integrity::RawRefIntegrity, RefIntegrity),
+    kind!(aggregate::RawAggregate, Aggregate),
 ];
 
 pub fn find(name: &str) -> Option<&'static Kind> {

@@ -1,6 +1,6 @@
 //! The `row_count` kind's config: two system-named sides, each a table and an optional filter
-//! (a plain side: no `key`), and no fields of its own. Raw shapes and their validation into [`RowCountSpec`]; no I/O, and
-//! nothing about how rows are counted (that is `check/row_count.rs`).
+//! (a plain side: no `key`), and no fields of its own. Raw shapes and their validation into
+//! [`RowCountSpec`]; no I/O, and nothing about how rows are counted (`check/row_count.rs`).
 
 use serde::Deserialize;
 
