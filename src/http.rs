@@ -130,7 +130,7 @@ async fn checks(State(s): State<Arc<Shared>>) -> Response {
             let run = latest.get(&c.name);
             json!({
                 "name": c.name,
-                "kind": c.kind.as_str(),
+                "kind": c.kind,
                 "description": c.description,
                 "schedule": c.schedule.to_string(),
                 "systems": c.systems(),
@@ -149,7 +149,7 @@ async fn check(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Respon
     let latest = s.latest.read().await.get(&name).cloned();
     Json(json!({
         "name": c.name,
-        "kind": c.kind.as_str(),
+        "kind": c.kind,
         "description": c.description,
         "schedule": c.schedule.to_string(),
         "timeout_seconds": c.timeout.as_secs_f64(),

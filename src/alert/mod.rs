@@ -56,7 +56,7 @@ impl<'a> Subject<'a> {
     fn of(check: &'a CheckConfig) -> Subject<'a> {
         Subject {
             name: &check.name,
-            kind: check.kind.as_str(),
+            kind: check.kind,
             description: check.description.as_deref(),
             systems: check.systems().into_iter().map(String::from).collect(),
             alert: check.alert.as_ref(),
@@ -309,7 +309,7 @@ impl Alerts {
         inner.last_runs.insert(check.name.clone(), run.clone());
         let before = inner.checks.get(&check.name).cloned().unwrap_or_default();
         let mut after = before.clone();
-        after.check_kind = check.kind.as_str().to_string();
+        after.check_kind = check.kind.to_string();
         let transitions = after
             .alerts
             .observe(run.status, run.started_at, now, &rules(alert));

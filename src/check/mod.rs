@@ -292,7 +292,7 @@ impl<'de> Deserialize<'de> for CheckRun {
 pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -> CheckRun {
     let started_at = Utc::now();
     let clock = Instant::now();
-    let span = tracing::info_span!("check", check = %check.name, kind = check.kind.as_str());
+    let span = tracing::info_span!("check", check = %check.name, kind = check.kind);
     let previous = options
         .previous
         .as_ref()
@@ -319,7 +319,7 @@ pub async fn run(check: &CheckConfig, systems: &Systems, options: &RunOptions) -
     };
     CheckRun {
         name: check.name.clone(),
-        kind: check.kind.as_str().to_string(),
+        kind: check.kind.to_string(),
         status: match &outcome {
             Ok(report) => grade(report.kind_report(), check),
             Err(_) => Status::Error,

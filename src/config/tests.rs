@@ -1,7 +1,9 @@
 //! Config loading: every rule, with the exact message and position a user sees.
 
 use super::*;
+use crate::compare::normalize::LogicalType;
 use std::collections::HashMap;
+use std::time::Duration;
 
 struct Files {
     dir: tempfile::TempDir,
@@ -168,13 +170,13 @@ chekcs: []
     ]);
     let errors = f.load(&[]).unwrap_err();
     let expected = [
-        "c.yaml:5:24: unknown field `were`, expected one of `table`, `where`, `key` (did you mean `where`?)",
+        "c.yaml:5:24: unknown field `were`, expected one of `table`, `where` (did you mean `where`?)",
         "c.yaml:7:18: unknown field `warn`, expected one of `warning`, `critical` (did you mean `warning`?)",
         "c.yaml:8:28: unknown field `fro`, expected one of `sinks`, `for`, `repeat_interval`, `runbook_url`, `dashboard_url`, `error_after` (did you mean `for`?)",
         "c.yaml:9:1: unknown field `chekcs`, expected `checks` (did you mean `checks`?)",
         "driftwatch.yaml:1:1: unknown field `listn`, expected one of `listen`, `external_url`, `state`, `checks`, `systems`, `sinks` (did you mean `listen`?)",
         "driftwatch.yaml:5:5: unknown field `max_conections`, expected one of `url`, `max_connections`, `statement_timeout`, `connect_timeout`, `timezone` (did you mean `max_connections`?)",
-        "driftwatch.yaml:9:53: unknown field `secrt`, expected one of `type`, `url`, `routing_key`, `secret`, `timeout`, `deadline` (did you mean `secret`?)",
+        "driftwatch.yaml:9:53: unknown field `secrt`, expected one of `type`, `url`, `timeout`, `deadline`",
     ];
     assert_eq!(errors.len(), expected.len(), "{errors:#?}");
     for (got, want) in errors.iter().zip(expected) {
@@ -663,5 +665,268 @@ fn external_url_is_where_alert_links_point() {
     assert_eq!(
         errors,
         vec!["driftwatch.yaml:7:15: invalid external_url `drift.example.com`: write the URL people open to reach this agent, e.g. `https://driftwatch.example.com`".to_string()]
+    );
+}
+
+/// The errors of a config whose one check file is `check`.
+fn check_errors(check: &str) -> Vec<String> {
+    with_check(check).load(&[]).unwrap_err()
+}
+
+/// The errors of a config with the given sinks, which no check uses.
+fn sink_errors(sinks: &str) -> Vec<String> {
+    with_sinks_and_alert(sinks, "{sinks: []}")
+        .load(&[])
+        .unwrap_err()
+}
+
+#[test]
+fn a_row_count_side_takes_no_key() {
+    assert_eq!(
+        check_errors(
+            "\
+checks:
+  - name: rows
+    kind: row_count
+    schedule: '@hourly'
+    legacy: {table: T, key: [ID]}
+    modern: {table: t}
+"
+        ),
+        ["checks/a.yaml:5:24: unknown field `key`, expected one of `table`, `where`"]
+    );
+}
+
+#[test]
+fn an_aggregate_side_takes_no_key_and_says_what_to_use() {
+    assert_eq!(
+        check_errors(
+            "\
+checks:
+  - name: totals
+    kind: aggregate
+    schedule: '@daily'
+    legacy: {table: APPT, key: [ID]}
+    modern: {table: appointments}
+    measures: {n: {fn: count}}
+"
+        ),
+        ["checks/a.yaml:5:27: unknown field `key`, expected one of `table`, `where` (`key` is not used by an aggregate check: compare per group with `group_by`)"]
+    );
+}
+
+#[test]
+fn a_misspelt_own_field_is_told_its_kinds_fields() {
+    let errors = check_errors(
+        "\
+checks:
+  - name: rc
+    kind: row_count
+    schedule: '@hourly'
+    legacy: {table: T}
+    modern: {table: t}
+    colums: {}
+  - name: hd
+    kind: hash_diff
+    schedule: '@hourly'
+    legacy: {table: T, key: [ID]}
+    modern: {table: t, key: [id]}
+    gracee: 1m
+  - name: hs
+    kind: hash_sample
+    schedule: '@hourly'
+    legacy: {table: T, key: [ID]}
+    modern: {table: t, key: [id]}
+    sampel: {size: 10}
+  - name: lg
+    kind: lag
+    schedule: '@hourly'
+    from: legacy
+    to: modern
+    legacy: {table: T, timestamp: TS}
+    modern: {table: t, timestamp: ts}
+    mdoe: watermark
+  - name: ri
+    kind: ref_integrity
+    schedule: '@hourly'
+    child: {system: legacy, table: APPT, column: PAT_ID}
+    parnet: {system: modern, table: patients, column: id}
+  - name: ag
+    kind: aggregate
+    schedule: '@daily'
+    legacy: {table: APPT}
+    modern: {table: appointments}
+    measure: {n: {fn: count}}
+",
+    );
+    let common = "`name`, `kind`, `description`, `schedule`, `timeout`, `thresholds`, `alert`";
+    let systems = "or a system name (`legacy`, `modern`)";
+    assert_eq!(
+        errors,
+        [
+            format!("checks/a.yaml:7:5: unknown field `colums` in check `rc`, expected one of {common} {systems}"),
+            format!("checks/a.yaml:13:5: unknown field `gracee` in check `hd`, expected one of {common}, `columns`, `key_names`, `key_types`, `grace`, `window`, `version` {systems} (did you mean `grace`?)"),
+            format!("checks/a.yaml:19:5: unknown field `sampel` in check `hs`, expected one of {common}, `columns`, `key_names`, `key_types`, `sample` {systems} (did you mean `sample`?)"),
+            format!("checks/a.yaml:27:5: unknown field `mdoe` in check `lg`, expected one of {common}, `mode`, `from`, `to`, `max_age`, `per_key` {systems} (did you mean `mode`?)"),
+            format!("checks/a.yaml:32:5: unknown field `parnet` in check `ri`, expected one of {common}, `child`, `parent`, `types` {systems} (did you mean `parent`?)"),
+            format!("checks/a.yaml:38:5: unknown field `measure` in check `ag`, expected one of {common}, `group_by`, `measures` {systems} (did you mean `measures`?)"),
+        ]
+    );
+}
+
+#[test]
+fn a_sink_is_told_only_its_own_types_fields() {
+    assert_eq!(
+        sink_errors(
+            "  team: {type: slack, url: https://hooks.example/x, timout: 3s, routing_key: rk}\n"
+        ),
+        [
+            "driftwatch.yaml:8:53: unknown field `timout`, expected one of `type`, `url`, `timeout`, `deadline` (did you mean `timeout`?)",
+            "driftwatch.yaml:8:65: unknown field `routing_key`, expected one of `type`, `url`, `timeout`, `deadline`",
+        ]
+    );
+}
+
+#[test]
+fn a_pagerduty_sink_has_no_secret() {
+    assert_eq!(
+        sink_errors("  oncall: {type: pagerduty, routing_key: rk-123456, secret: s3cr3t}\n"),
+        ["driftwatch.yaml:8:53: unknown field `secret`, expected one of `type`, `routing_key`, `url`, `timeout`, `deadline`"]
+    );
+}
+
+#[test]
+fn a_sink_without_a_type_or_of_an_unknown_type_says_which_there_are() {
+    assert_eq!(
+        sink_errors("  team: {url: https://hooks.example/x}\n  page: {type: pager}\n"),
+        [
+            "driftwatch.yaml:8:9: missing field `type`: say which kind of sink `team` is (available: pagerduty, slack, webhook)",
+            "driftwatch.yaml:9:16: unknown sink type `pager` (available: pagerduty, slack, webhook)",
+        ]
+    );
+}
+
+#[test]
+fn hash_diff_grace_must_end_before_the_timeout() {
+    assert_eq!(
+        check_errors(
+            "\
+checks:
+  - name: content
+    kind: hash_diff
+    schedule: '@hourly'
+    timeout: 1m
+    legacy: {table: T, key: [ID]}
+    modern: {table: t, key: [id]}
+    grace: 5m
+"
+        ),
+        ["checks/a.yaml:2:5: `grace` (5m) must be shorter than the check's `timeout` (1m) in check `content`: differences are re-checked within the run"]
+    );
+}
+
+#[test]
+fn every_bad_value_of_a_check_is_reported_in_one_pass() {
+    assert_eq!(
+        check_errors(
+            "\
+checks:
+  - name: content
+    kind: hash_diff
+    schedule: '@hourly'
+    timeout: [5m]
+    legacy: {table: T, key: ID}
+    modern: {table: t, key: [id]}
+    key_names: id
+    window: {column: updated_at}
+"
+        ),
+        [
+            "checks/a.yaml:5:14: invalid type: expected a string, found a list",
+            "checks/a.yaml:6:29: invalid type: expected a list, found a string",
+            "checks/a.yaml:8:16: invalid type: expected a list, found a string",
+            "checks/a.yaml:9:13: missing field `since`",
+        ]
+    );
+}
+
+#[test]
+fn each_kind_says_what_it_reads_on_each_side() {
+    let f = with_check(
+        "\
+checks:
+  - name: rows
+    kind: row_count
+    schedule: '@hourly'
+    legacy: {table: PATIENT, where: \"ACTIVE_FLG = 'Y'\"}
+    modern: {table: patients}
+  - name: content
+    kind: hash_diff
+    schedule: '@hourly'
+    legacy: {table: PATIENT, key: [PAT_ID]}
+    modern: {table: patients, key: [id]}
+    columns:
+      last_name: {legacy: LAST_NM, modern: last_name}
+  - name: sample
+    kind: hash_sample
+    schedule: '@hourly'
+    legacy: {table: PATIENT, key: [PAT_ID]}
+    modern: {table: patients, key: [id]}
+  - name: lag
+    kind: lag
+    schedule: '@hourly'
+    from: modern
+    to: legacy
+    legacy: {table: PATIENT, timestamp: UPD_TS}
+    modern: {table: patients, timestamp: updated_at}
+  - name: refs
+    kind: ref_integrity
+    schedule: '@hourly'
+    child: {system: legacy, table: APPT, column: PAT_ID}
+    parent: {system: modern, table: patients, column: id}
+  - name: totals
+    kind: aggregate
+    schedule: '@daily'
+    legacy: {table: APPT}
+    modern: {table: appointments}
+    group_by:
+      day: {legacy: DATE(APPT_TS), modern: 'starts_at::date', type: date}
+    measures:
+      n: {fn: count}
+      fees: {fn: sum, legacy: FEE, modern: fee}
+",
+    );
+    let config = f.load(&[]).unwrap();
+    // One line per side: kind, system, table, then what is read there.
+    let reads: Vec<String> = config
+        .checks
+        .iter()
+        .flat_map(|c| {
+            c.expressions()
+                .into_iter()
+                .map(|(s, e)| format!("{} {} {}: {}", c.kind, s.system, s.table, e.join(", ")))
+        })
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            "row_count legacy PATIENT: ",
+            "row_count modern patients: ",
+            "hash_diff legacy PATIENT: PAT_ID, LAST_NM",
+            "hash_diff modern patients: id, last_name",
+            "hash_sample legacy PATIENT: PAT_ID",
+            "hash_sample modern patients: id",
+            "lag legacy PATIENT: UPD_TS",
+            "lag modern patients: updated_at",
+            "ref_integrity legacy APPT: PAT_ID",
+            "ref_integrity modern patients: id",
+            "aggregate legacy APPT: DATE(APPT_TS), FEE",
+            "aggregate modern appointments: starts_at::date, fee",
+        ]
+    );
+    assert_eq!(config.checks[0].systems(), ["legacy", "modern"]);
+    assert_eq!(
+        config.checks[0].sides()[0].filter.as_deref(),
+        Some("ACTIVE_FLG = 'Y'")
     );
 }

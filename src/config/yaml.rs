@@ -1,16 +1,32 @@
 //! Position-preserving YAML loading for driftwatch configuration files.
 //!
+//! Why our own layer rather than a crate: tried on the config's needs in a scratch crate
+//! (2026-12), marked-yaml 0.8.0 rejects anchors and aliases outright ("unexpected definition
+//! of anchor", so no merge keys either), gives no position for unknown-field, missing-field or
+//! wrong-type errors, and stops at the first error; its public `Node` tree would serve `${VAR}`
+//! expansion and lifting system-named keys off a check. serde-saphyr 2.2.0 positions every
+//! error, reads anchors, aliases and merge keys, rejects duplicate keys and has a `Spanned<T>`,
+//! but stops at the first error (one unset `${VAR}` per file, one mistake per run), expands
+//! `${VAR}` only in plain scalars and from a map given up front, has no positioned tree to lift
+//! dynamic keys off before `deny_unknown_fields` (`flatten` loses the positions inside, line 0,
+//! and serde does not combine it with `deny_unknown_fields`), and needs Rust 1.89. Neither
+//! reports every mistake of a file in one run with its `file:line:col`, which the loader
+//! promises, so the layer stays. Like marked-yaml it does not read merge keys (`<<` is an
+//! unknown field).
+//!
 //! This module owns everything between the raw text of a YAML file and a typed configuration
-//! value:
+//! value, and knows nothing of driftwatch's config types:
 //!
 //! * [`parse`] turns text into a spanned tree of [`Node`]s using `yaml-rust2`'s event parser.
 //!   Every node knows the 1-based line and column ([`Pos`]) where it starts, anchors/aliases are
 //!   expanded, and duplicate keys are rejected.
 //! * [`Node::expand_env`] substitutes `${VAR}` / `${VAR:-default}` references in scalar values.
-//! * [`from_node`] / [`from_node_collect`] deserialize a tree with serde through our own
+//! * [`from_node_collect`] / [`from_node_partial`] deserialize a tree with serde through our own
 //!   `Deserializer`, so every error (unknown field, missing field, wrong type, bad value...)
-//!   carries the position of the node it is about. [`Spanned`] lets a config struct keep the
-//!   position of an individual value for errors found later (validation).
+//!   carries the position of the node it is about, and every error of a tree is reported, not
+//!   the first. [`Spanned`] lets a config struct keep the position of an individual value for
+//!   errors found later (validation); a [`Node`] field keeps a whole subtree whose keys are
+//!   names (systems, columns) for validation by hand. [`fields`] reads a struct's field names.
 //!
 //! Every error is a [`YamlError`]: a position plus a lowercase message without a trailing period;
 //! callers prefix it with the file name (`file:line:col: message`).
@@ -68,7 +84,7 @@ pub struct YamlError {
 
 /// A value together with the position of the node it was deserialized from.
 ///
-/// Only works with this module's deserializer ([`from_node`], [`from_node_collect`]).
+/// Only works with this module's deserializer ([`from_node_collect`], [`from_node_partial`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spanned<T> {
     pub pos: Pos,
@@ -89,6 +105,14 @@ impl Node {
             .iter()
             .find(|(k, _)| k.as_str() == Some(key))
             .map(|(_, v)| v)
+    }
+
+    /// Where the key `key` of a mapping is written. `None` for non-mappings.
+    pub fn key_pos(&self, key: &str) -> Option<Pos> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(k, _)| k.pos)
     }
 
     /// The text of a scalar (quoted or not); `None` for null, lists and mappings.
@@ -584,24 +608,19 @@ const SPANNED_COL: &str = "$__pos_col";
 const SPANNED_VALUE: &str = "$__value";
 const SPANNED_FIELDS: &[&str] = &[SPANNED_LINE, SPANNED_COL, SPANNED_VALUE];
 
-/// Where an unknown field was found, so `from_node_collect` can remove it and retry.
-#[derive(Debug)]
-struct UnknownField {
-    name: String,
-    /// Indices from the offending key's mapping outwards (innermost first): the last one pushed
-    /// is the child index in the root. Sequences contribute item indices, mappings entry indices.
-    path: Vec<usize>,
-    /// Set once a mapping has recorded the key's entry index.
-    located: bool,
-}
-
 /// The serde error of our deserializer. `pos` is filled by the innermost node that sees the
 /// error go by, i.e. the node being deserialized when the error was raised.
 #[derive(Debug)]
 struct DeError {
     pos: Option<Pos>,
     message: String,
-    unknown_field: Option<UnknownField>,
+    /// Child indices from the node the error is about out to the root (innermost first), so
+    /// [`from_node_partial`] can cut the entry holding it out of the tree and go on.
+    path: Vec<usize>,
+    /// The error came from inside a mapping key: its path leads nowhere that can be cut.
+    in_key: bool,
+    /// For `missing field` errors, the field.
+    missing: Option<&'static str>,
 }
 
 impl DeError {
@@ -609,7 +628,9 @@ impl DeError {
         DeError {
             pos: Some(pos),
             message,
-            unknown_field: None,
+            path: Vec::new(),
+            in_key: false,
+            missing: None,
         }
     }
 
@@ -622,11 +643,7 @@ impl DeError {
 
     /// Called when the error leaves the child at `index` of a collection.
     fn in_child(mut self, index: usize) -> Self {
-        if let Some(u) = &mut self.unknown_field {
-            if u.located {
-                u.path.push(index);
-            }
-        }
+        self.path.push(index);
         self
     }
 
@@ -698,7 +715,9 @@ impl de::Error for DeError {
         DeError {
             pos: None,
             message: msg.to_string(),
-            unknown_field: None,
+            path: Vec::new(),
+            in_key: false,
+            missing: None,
         }
     }
 
@@ -737,24 +756,20 @@ impl de::Error for DeError {
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        let mut err = if expected.is_empty() {
+        if expected.is_empty() {
             Self::custom(format_args!("unknown field `{field}`, there are no fields"))
         } else {
             Self::custom(format_args!(
                 "unknown field `{field}`, expected {}",
                 one_of(expected)
             ))
-        };
-        err.unknown_field = Some(UnknownField {
-            name: field.to_string(),
-            path: Vec::new(),
-            located: false,
-        });
-        err
+        }
     }
 
     fn missing_field(field: &'static str) -> Self {
-        Self::custom(format_args!("missing field `{field}`"))
+        let mut err = Self::custom(format_args!("missing field `{field}`"));
+        err.missing = Some(field);
+        err
     }
 
     fn duplicate_field(field: &'static str) -> Self {
@@ -770,32 +785,7 @@ struct NodeDe<'a> {
 
 impl<'a> NodeDe<'a> {
     fn wrap<R>(&self, r: Result<R, DeError>) -> Result<R, DeError> {
-        r.map_err(|e| self.locate(e))
-    }
-
-    /// Gives a position to an error that has none yet. An unknown field raised without going
-    /// through our key deserializer (serde buffers the mapping for internally tagged and
-    /// untagged enums and `flatten`) is pinned to the matching key: a key of this mapping if
-    /// there is one, else the only matching key anywhere below this node.
-    fn locate(&self, mut e: DeError) -> DeError {
-        if e.pos.is_none() {
-            if let Some(u) = &mut e.unknown_field {
-                if !u.located {
-                    let mut found = Vec::new();
-                    find_keys(self.node, &u.name, &mut Vec::new(), &mut found);
-                    let direct = found.iter().position(|(path, _)| path.len() == 1);
-                    let pick = direct.or(if found.len() == 1 { Some(0) } else { None });
-                    if let Some(i) = pick {
-                        let (mut path, pos) = found.swap_remove(i);
-                        path.reverse();
-                        u.located = true;
-                        u.path = path;
-                        e.pos = Some(pos);
-                    }
-                }
-            }
-        }
-        e.fill_pos(self.node.pos)
+        r.map_err(|e| e.fill_pos(self.node.pos))
     }
 
     fn invalid_type(&self, expected: &str) -> DeError {
@@ -839,31 +829,6 @@ impl<'a> NodeDe<'a> {
                 format!("invalid value: expected a number, found `{text}`"),
             )
         })
-    }
-}
-
-/// Collects (path from `node`, key position) of mapping keys named `name` below `node`; the
-/// last path index is the entry index. Stops after finding two.
-fn find_keys(node: &Node, name: &str, path: &mut Vec<usize>, found: &mut Vec<(Vec<usize>, Pos)>) {
-    match &node.kind {
-        NodeKind::Null | NodeKind::Scalar { .. } => {}
-        NodeKind::Seq(items) => {
-            for (i, item) in items.iter().enumerate() {
-                path.push(i);
-                find_keys(item, name, path, found);
-                path.pop();
-            }
-        }
-        NodeKind::Map(entries) => {
-            for (i, (k, v)) in entries.iter().enumerate() {
-                path.push(i);
-                if k.as_str() == Some(name) {
-                    found.push((path.clone(), k.pos));
-                }
-                find_keys(v, name, path, found);
-                path.pop();
-            }
-        }
     }
 }
 
@@ -1049,34 +1014,27 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
                 state: 0,
             }));
         }
+        if name == NODE_NAME {
+            return self.wrap(visitor.visit_map(NodeParts {
+                node: self.node,
+                done: false,
+            }));
+        }
         self.deserialize_map(visitor)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         _variants: &'static [&'static str],
-        visitor: V,
+        _visitor: V,
     ) -> Result<V::Value, DeError> {
-        match &self.node.kind {
-            NodeKind::Scalar { .. } => self.wrap(visitor.visit_enum(EnumDe {
-                variant: self.node,
-                content: None,
-            })),
-            NodeKind::Map(entries) if entries.len() == 1 => self.wrap(visitor.visit_enum(EnumDe {
-                variant: &entries[0].0,
-                content: Some(&entries[0].1),
-            })),
-            NodeKind::Map(entries) => Err(DeError::at(
-                self.node.pos,
-                format!(
-                    "invalid type: expected a string or a mapping with a single key, \
-                     found a mapping with {} keys",
-                    entries.len()
-                ),
-            )),
-            _ => Err(self.invalid_type("a string or a mapping with a single key")),
-        }
+        // No config type is an enum: closed sets are strings, validated with their own
+        // "unknown ... (available: ...)" messages.
+        Err(DeError::at(
+            self.node.pos,
+            format!("`{name}` is an enum, which the config deserializer does not read"),
+        ))
     }
 
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -1095,8 +1053,8 @@ fn deserialize_node<'de, S: DeserializeSeed<'de>>(
     seed: S,
     node: &'de Node,
 ) -> Result<S::Value, DeError> {
-    let de = NodeDe { node };
-    seed.deserialize(de).map_err(|e| de.locate(e))
+    seed.deserialize(NodeDe { node })
+        .map_err(|e| e.fill_pos(node.pos))
 }
 
 impl<'de> IntoDeserializer<'de, DeError> for NodeDe<'de> {
@@ -1170,16 +1128,10 @@ impl<'de> de::MapAccess<'de> for MapDe<'de> {
         self.current = index;
         self.next += 1;
         deserialize_node(seed, key).map(Some).map_err(|mut e| {
-            if let Some(u) = &mut e.unknown_field {
-                if u.located {
-                    // Came from inside a complex key: not removable.
-                    e.unknown_field = None;
-                } else {
-                    u.located = true;
-                    u.path = vec![index];
-                }
-            }
-            e
+            // An error about the key itself (an unknown field) cuts its entry; one from inside
+            // a mapping used as a key has a path into the key, which cutting cannot follow.
+            e.in_key = !e.path.is_empty();
+            e.in_child(index)
         })
     }
 
@@ -1191,82 +1143,6 @@ impl<'de> de::MapAccess<'de> for MapDe<'de> {
 
     fn size_hint(&self) -> Option<usize> {
         Some(self.entries.len() - self.next)
-    }
-}
-
-struct EnumDe<'a> {
-    variant: &'a Node,
-    /// `Some` for the `variant: content` form (the content is entry 0 of the mapping).
-    content: Option<&'a Node>,
-}
-
-impl<'de> de::EnumAccess<'de> for EnumDe<'de> {
-    type Error = DeError;
-    type Variant = Self;
-
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), DeError> {
-        let v = deserialize_node(seed, self.variant)?;
-        Ok((v, self))
-    }
-}
-
-impl<'de> EnumDe<'de> {
-    fn name(&self) -> &str {
-        self.variant.as_str().unwrap_or("?")
-    }
-
-    fn content(&self) -> Result<&'de Node, DeError> {
-        self.content.ok_or_else(|| {
-            let name = self.name();
-            DeError::at(
-                self.variant.pos,
-                format!(
-                    "invalid type: variant `{name}` needs a value, write it as a mapping \
-                     `{name}: ...`"
-                ),
-            )
-        })
-    }
-}
-
-impl<'de> de::VariantAccess<'de> for EnumDe<'de> {
-    type Error = DeError;
-
-    fn unit_variant(self) -> Result<(), DeError> {
-        match self.content {
-            None => Ok(()),
-            Some(Node {
-                kind: NodeKind::Null,
-                ..
-            }) => Ok(()),
-            Some(node) => Err(DeError::at(
-                node.pos,
-                format!(
-                    "invalid type: expected null (variant `{}` takes no value), found {}",
-                    self.name(),
-                    node.describe()
-                ),
-            )),
-        }
-    }
-
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DeError> {
-        let node = self.content()?;
-        deserialize_node(seed, node).map_err(|e| e.in_child(0))
-    }
-
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
-        let node = self.content()?;
-        de::Deserializer::deserialize_seq(NodeDe { node }, visitor).map_err(|e| e.in_child(0))
-    }
-
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        _fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
-        let node = self.content()?;
-        de::Deserializer::deserialize_map(NodeDe { node }, visitor).map_err(|e| e.in_child(0))
     }
 }
 
@@ -1346,77 +1222,322 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
     }
 }
 
-/// Deserializes a node. The error carries the position of the node where it happened.
-pub fn from_node<T: serde::de::DeserializeOwned>(node: &Node) -> Result<T, YamlError> {
-    deserialize_node(PhantomData::<T>, node).map_err(|e| e.into_yaml(node.pos))
+// ---------------------------------------------------------------------------------------------
+// A node as a value
+// ---------------------------------------------------------------------------------------------
+
+const NODE_NAME: &str = "$__driftwatch_node";
+const NODE_NULL: &str = "$__node_null";
+const NODE_PLAIN: &str = "$__node_plain";
+const NODE_QUOTED: &str = "$__node_quoted";
+const NODE_SEQ: &str = "$__node_seq";
+/// A mapping's entries as one list: key, value, key, value...
+const NODE_MAP: &str = "$__node_map";
+const NODE_FIELDS: &[&str] = &[NODE_NULL, NODE_PLAIN, NODE_QUOTED, NODE_SEQ, NODE_MAP];
+
+/// Presents a node's content as the magic one-field struct [`NodeKind`]'s `Deserialize` asks
+/// for: the field says what the node is and holds its content.
+struct NodeParts<'a> {
+    node: &'a Node,
+    done: bool,
 }
 
-/// Maximum number of unknown keys [`from_node_collect`] removes before giving up.
+impl<'de> de::MapAccess<'de> for NodeParts<'de> {
+    type Error = DeError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
+        if self.done {
+            return Ok(None);
+        }
+        let key = match &self.node.kind {
+            NodeKind::Null => NODE_NULL,
+            NodeKind::Scalar { quoted: false, .. } => NODE_PLAIN,
+            NodeKind::Scalar { quoted: true, .. } => NODE_QUOTED,
+            NodeKind::Seq(_) => NODE_SEQ,
+            NodeKind::Map(_) => NODE_MAP,
+        };
+        seed.deserialize(de::value::BorrowedStrDeserializer::new(key))
+            .map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
+        self.done = true;
+        match &self.node.kind {
+            NodeKind::Null => seed.deserialize(().into_deserializer()),
+            NodeKind::Scalar { value, .. } => {
+                seed.deserialize(de::value::BorrowedStrDeserializer::new(value))
+            }
+            NodeKind::Seq(items) => {
+                seed.deserialize(de::value::SeqAccessDeserializer::new(SeqDe::new(items)))
+            }
+            NodeKind::Map(entries) => {
+                seed.deserialize(de::value::SeqAccessDeserializer::new(FlatEntries {
+                    entries,
+                    next: 0,
+                }))
+            }
+        }
+    }
+}
+
+/// A mapping's entries as one list of nodes, key then value.
+struct FlatEntries<'a> {
+    entries: &'a [(Node, Node)],
+    next: usize,
+}
+
+impl<'de> de::SeqAccess<'de> for FlatEntries<'de> {
+    type Error = DeError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
+        let Some((k, v)) = self.entries.get(self.next / 2) else {
+            return Ok(None);
+        };
+        let node = if self.next % 2 == 0 { k } else { v };
+        self.next += 1;
+        deserialize_node(seed, node).map(Some)
+    }
+}
+
+/// A raw struct keeps a subtree whose keys are not fixed (names of systems, columns, measures)
+/// as a `Node`, to be validated by hand with every position intact.
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let Spanned { pos, value: kind } = Spanned::<NodeKind>::deserialize(deserializer)?;
+        Ok(Node { kind, pos })
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeKind {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KindVisitor;
+
+        impl<'de> Visitor<'de> for KindVisitor {
+            type Value = NodeKind;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a YAML node (`Node` needs driftwatch's yaml deserializer)")
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<NodeKind, A::Error> {
+                Ok(match map.next_key::<&str>()? {
+                    Some(NODE_NULL) => {
+                        map.next_value::<()>()?;
+                        NodeKind::Null
+                    }
+                    Some(k @ (NODE_PLAIN | NODE_QUOTED)) => NodeKind::Scalar {
+                        value: map.next_value()?,
+                        quoted: k == NODE_QUOTED,
+                    },
+                    Some(NODE_SEQ) => NodeKind::Seq(map.next_value()?),
+                    Some(NODE_MAP) => {
+                        let mut flat = map.next_value::<Vec<Node>>()?.into_iter();
+                        let mut entries = Vec::new();
+                        while let (Some(k), Some(v)) = (flat.next(), flat.next()) {
+                            entries.push((k, v));
+                        }
+                        NodeKind::Map(entries)
+                    }
+                    _ => {
+                        return Err(de::Error::custom(
+                            "`Node` can only be read by driftwatch's yaml deserializer",
+                        ))
+                    }
+                })
+            }
+        }
+
+        deserializer.deserialize_struct(NODE_NAME, NODE_FIELDS, KindVisitor)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry points
+// ---------------------------------------------------------------------------------------------
+
+/// The field names of the struct `T` deserializes as, in declaration order and as written in
+/// files (after `rename`), so a list of allowed keys is never spelt a second time by hand.
+///
+/// Serde's derive hands them to `Deserializer::deserialize_struct`; a deserializer that
+/// answers every call with an error carrying them is enough to read them.
+pub fn fields<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    #[derive(Debug)]
+    struct Fields(&'static [&'static str]);
+
+    impl fmt::Display for Fields {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("not a struct")
+        }
+    }
+
+    impl std::error::Error for Fields {}
+
+    impl de::Error for Fields {
+        fn custom<M: fmt::Display>(_: M) -> Self {
+            Fields(&[])
+        }
+    }
+
+    struct Probe;
+
+    impl<'de> de::Deserializer<'de> for Probe {
+        type Error = Fields;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Fields> {
+            Err(Fields(&[]))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Fields> {
+            Err(Fields(fields))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    match T::deserialize(Probe) {
+        Err(Fields(fields)) => fields,
+        Ok(_) => &[],
+    }
+}
+
+/// Maximum number of entries [`from_node_partial`] cuts out before giving up.
 const MAX_COLLECT_RETRIES: usize = 50;
 
-/// Like [`from_node`], but collects as many errors as possible: each unknown field is recorded,
-/// removed from (a clone of) the mapping it was found in, and deserialization is retried (up to
-/// 50 times). Any other error is recorded and ends the loop. `Ok` only if there was no error.
+/// Deserializes a node, collecting every error rather than the first: [`from_node_partial`],
+/// `Ok` only if there was no error at all.
 pub fn from_node_collect<T: serde::de::DeserializeOwned>(node: &Node) -> Result<T, Vec<YamlError>> {
-    let mut errors = Vec::new();
-    let mut work: Option<Node> = None;
-    let mut removals = 0;
-    loop {
-        let current = work.as_ref().unwrap_or(node);
-        let err = match deserialize_node(PhantomData::<T>, current) {
-            Ok(v) if errors.is_empty() => return Ok(v),
-            Ok(_) => return Err(errors),
-            Err(e) => e,
-        };
-        let unknown = err.unknown_field.as_ref().and_then(|u| {
-            u.located.then(|| {
-                let mut path = u.path.clone();
-                path.reverse();
-                (u.name.clone(), path)
-            })
-        });
-        errors.push(err.into_yaml(current.pos));
-        let Some((name, path)) = unknown else {
-            return Err(errors);
-        };
-        if removals >= MAX_COLLECT_RETRIES {
-            return Err(errors);
-        }
-        let target = work.get_or_insert_with(|| node.clone());
-        if !remove_entry(target, &path, &name) {
-            return Err(errors);
-        }
-        removals += 1;
+    match from_node_partial(node) {
+        (Some(v), errors) if errors.is_empty() => Ok(v),
+        (_, errors) => Err(errors),
     }
 }
 
-/// Removes the mapping entry at `path` (child indices from the root; the last index is the entry
-/// to remove) if its key is `name`. Returns whether it did.
-fn remove_entry(root: &mut Node, path: &[usize], name: &str) -> bool {
-    let Some((&last, parents)) = path.split_last() else {
-        return false;
-    };
+/// Deserializes a node, collecting as many errors as there are: each error is recorded, the
+/// mapping entry holding it (an unknown key, a bad value, a struct missing a field) is cut
+/// from a clone of the tree, and deserialization is retried, up to 50 times. A "missing field"
+/// that only follows from such a cut is not reported again. Returns the value deserialized
+/// once every bad entry was cut, if there is one (when only optional fields were bad), with
+/// every error.
+pub fn from_node_partial<T: serde::de::DeserializeOwned>(
+    node: &Node,
+) -> (Option<T>, Vec<YamlError>) {
+    let mut errors = Vec::new();
+    let mut work: Option<Node> = None;
+    // (path of the mapping, key) of every entry cut so far.
+    let mut cut_entries: Vec<(Vec<Step>, String)> = Vec::new();
+    for _ in 0..=MAX_COLLECT_RETRIES {
+        let current = work.as_ref().unwrap_or(node);
+        let mut err = match deserialize_node(PhantomData::<T>, current) {
+            Ok(v) => return (Some(v), errors),
+            Err(e) => e,
+        };
+        err.path.reverse();
+        let route = std::mem::take(&mut err.path);
+        let follows_from_cut = err.missing.is_some_and(|field| {
+            steps(current, &route).is_some_and(|at| {
+                cut_entries
+                    .iter()
+                    .any(|(map, key)| *map == at && key == field)
+            })
+        });
+        let in_key = err.in_key;
+        if !follows_from_cut {
+            errors.push(err.into_yaml(current.pos));
+        }
+        if in_key {
+            break;
+        }
+        let target = work.get_or_insert_with(|| node.clone());
+        match cut(target, &route) {
+            Some(entry) => cut_entries.push(entry),
+            None => break,
+        }
+    }
+    (None, errors)
+}
+
+/// One step down a tree: into the value under a mapping key, or into a list item. Keys, not
+/// entry indices, so that cutting an entry leaves the paths recorded before it valid.
+#[derive(Clone, Debug, PartialEq)]
+enum Step {
+    Key(String),
+    Item(usize),
+}
+
+/// The steps from `root` along `route` (child indices), if they lead anywhere.
+fn steps(root: &Node, route: &[usize]) -> Option<Vec<Step>> {
     let mut node = root;
-    for &i in parents {
-        node = match &mut node.kind {
-            NodeKind::Seq(items) => match items.get_mut(i) {
-                Some(n) => n,
-                None => return false,
-            },
-            NodeKind::Map(entries) => match entries.get_mut(i) {
-                Some((_, v)) => v,
-                None => return false,
-            },
-            _ => return false,
+    let mut out = Vec::new();
+    for &i in route {
+        node = match &node.kind {
+            NodeKind::Map(entries) => {
+                let (k, v) = entries.get(i)?;
+                out.push(Step::Key(k.as_str()?.to_string()));
+                v
+            }
+            NodeKind::Seq(items) => {
+                out.push(Step::Item(i));
+                items.get(i)?
+            }
+            _ => return None,
         };
     }
-    match &mut node.kind {
-        NodeKind::Map(entries) if entries.get(last).and_then(|(k, _)| k.as_str()) == Some(name) => {
-            entries.remove(last);
-            true
-        }
-        _ => false,
+    Some(out)
+}
+
+/// Removes the innermost mapping entry on `route` (child indices from the root): the entry an
+/// error is about, or the one holding the list it is in. Returns the mapping's path and the
+/// entry's key, or `None` when the route holds no mapping entry (an error about the root).
+fn cut(root: &mut Node, route: &[usize]) -> Option<(Vec<Step>, String)> {
+    let depth = (0..route.len()).rev().find(|&d| {
+        matches!(
+            node_at(root, &route[..d]).map(|n| &n.kind),
+            Some(NodeKind::Map(_))
+        )
+    })?;
+    let map_path = steps(root, &route[..depth])?;
+    let mut node = root;
+    for &i in &route[..depth] {
+        node = match &mut node.kind {
+            NodeKind::Map(entries) => &mut entries.get_mut(i)?.1,
+            NodeKind::Seq(items) => items.get_mut(i)?,
+            _ => return None,
+        };
     }
+    let NodeKind::Map(entries) = &mut node.kind else {
+        return None;
+    };
+    let i = route[depth];
+    let key = entries.get(i)?.0.as_str()?.to_string();
+    entries.remove(i);
+    Some((map_path, key))
+}
+
+fn node_at<'a>(root: &'a Node, route: &[usize]) -> Option<&'a Node> {
+    let mut node = root;
+    for &i in route {
+        node = match &node.kind {
+            NodeKind::Map(entries) => &entries.get(i)?.1,
+            NodeKind::Seq(items) => items.get(i)?,
+            _ => return None,
+        };
+    }
+    Some(node)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1428,6 +1549,11 @@ mod tests {
     use super::*;
     use serde::Deserialize;
     use std::collections::BTreeMap;
+
+    /// The first error only, as serde reports it.
+    fn from_node<T: serde::de::DeserializeOwned>(node: &Node) -> Result<T, YamlError> {
+        deserialize_node(PhantomData::<T>, node).map_err(|e| e.into_yaml(node.pos))
+    }
 
     fn p(line: u32, col: u32) -> Pos {
         Pos { line, col }
@@ -1693,7 +1819,7 @@ db:
         // The input tree itself is untouched.
         assert!(root.get("db").unwrap().get("pool").is_some());
 
-        // After the unknown fields, a different error ends the loop.
+        // A struct missing a field is reported once, and its entry is cut like any other.
         let text = "checks:\n  - name: a\n    x: 1\n  - name: b\n    kind: k\ndb:\n  url: u\n";
         let errors = from_node_collect::<Config>(&parse(text).unwrap()).unwrap_err();
         assert_eq!(
@@ -1715,67 +1841,24 @@ db:
     }
 
     #[test]
-    fn collect_unknown_fields_in_map_values_and_enums() {
-        #[derive(Debug, Deserialize)]
-        #[allow(dead_code)]
-        enum Target {
-            Http(Db),
-            Sql { query: String },
-        }
+    fn collect_unknown_fields_in_map_values() {
         #[derive(Debug, Deserialize)]
         #[allow(dead_code)]
         struct Root {
-            targets: BTreeMap<String, Target>,
+            targets: BTreeMap<String, Db>,
         }
         let text = "\
 targets:
   one:
-    Http:
-      url: u
-      urll: v
+    url: u
+    urll: v
   two:
-    Sql:
-      query: q
+    url: w
 ";
         let errors = from_node_collect::<Root>(&parse(text).unwrap()).unwrap_err();
         assert_eq!(
             errors,
-            vec![err(5, 7, "unknown field `urll`, expected `url`")]
-        );
-    }
-
-    #[test]
-    fn internally_tagged_enum_unknown_field() {
-        #[derive(Debug, Deserialize)]
-        #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-        #[allow(dead_code)]
-        enum Source {
-            Sql { query: String },
-            Http { url: String },
-        }
-        #[derive(Debug, Deserialize)]
-        #[allow(dead_code)]
-        struct Root {
-            sources: Vec<Source>,
-        }
-        let text = "\
-sources:
-  - kind: sql
-    query: q
-    qurey: x
-  - kind: http
-    url: u
-  - kind: http
-    ur: u
-    url: u
-";
-        let errors = from_node_collect::<Root>(&parse(text).unwrap()).unwrap_err();
-        assert_eq!(
-            errors,
-            vec![
-                err(4, 5, "unknown field `qurey`, expected `query`"),
-                err(8, 5, "unknown field `ur`, expected `url`"),
-            ]
+            vec![err(4, 5, "unknown field `urll`, expected `url`")]
         );
     }
 
@@ -2022,67 +2105,19 @@ items:
     }
 
     #[test]
-    fn enums() {
-        #[derive(Debug, Deserialize, PartialEq)]
-        #[serde(rename_all = "lowercase")]
+    fn enums_are_not_read() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
         enum Kind {
             Count,
-            Sum,
-            Query(String),
-            Range { min: u32, max: u32 },
-            Pair(u32, u32),
         }
-        let v: Vec<Kind> = from_node(
-            &parse("- count\n- 'sum'\n- query: select 1\n- range: {min: 1, max: 2}\n- pair: [3, 4]\n- count: ~\n")
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(
-            v,
-            vec![
-                Kind::Count,
-                Kind::Sum,
-                Kind::Query("select 1".into()),
-                Kind::Range { min: 1, max: 2 },
-                Kind::Pair(3, 4),
-                Kind::Count,
-            ]
-        );
-        let e = from_node::<Vec<Kind>>(&parse("- count\n- avg\n").unwrap()).unwrap_err();
-        assert_eq!(
-            e,
-            err(
-                2,
-                3,
-                "unknown variant `avg`, expected one of `count`, `sum`, `query`, `range`, `pair`"
-            )
-        );
-        let e = from_node::<Kind>(&parse("range: {min: 1, max: x}").unwrap()).unwrap_err();
-        assert_eq!(
-            e,
-            err(1, 22, "invalid value: expected an integer, found `x`")
-        );
-        let e = from_node::<Kind>(&parse("query").unwrap()).unwrap_err();
-        assert_eq!(e.pos, p(1, 1));
-        assert!(
-            e.message.contains("variant `query` needs a value"),
-            "{}",
-            e.message
-        );
-        let e = from_node::<Kind>(&parse("count: 1\nsum: 2\n").unwrap()).unwrap_err();
-        assert_eq!(e.pos, p(1, 1));
-        assert!(
-            e.message.contains("found a mapping with 2 keys"),
-            "{}",
-            e.message
-        );
-        let e = from_node::<Kind>(&parse("[count]").unwrap()).unwrap_err();
+        let e = from_node::<Kind>(&parse("Count").unwrap()).unwrap_err();
         assert_eq!(
             e,
             err(
                 1,
                 1,
-                "invalid type: expected a string or a mapping with a single key, found a list"
+                "`Kind` is an enum, which the config deserializer does not read"
             )
         );
     }
@@ -2181,5 +2216,127 @@ e: ${BAD-NAME}
         // Expansion continued past the errors.
         assert_eq!(root.get("a").unwrap().as_str(), Some("ok db.local"));
         assert_eq!(root.get("b").unwrap().as_str(), Some("x ${STILL_NOPE}"));
+    }
+
+    #[test]
+    fn collect_goes_on_past_bad_values_and_missing_fields() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Alert {
+            sinks: Vec<String>,
+            every: Option<u32>,
+        }
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Root {
+            name: String,
+            port: u16,
+            ratio: Option<f64>,
+            alert: Option<Alert>,
+            tags: Option<Vec<u32>>,
+        }
+        let text = "\
+name: [a]
+port: 70000
+ratio: x
+alert: {every: 5, evry: 6}
+tags: [1, two]
+";
+        let errors = from_node_collect::<Root>(&parse(text).unwrap()).unwrap_err();
+        assert_eq!(
+            errors,
+            vec![
+                err(1, 7, "invalid type: expected a string, found a list"),
+                err(
+                    2,
+                    7,
+                    "invalid value: expected an integer from 0 to 65535, found `70000`"
+                ),
+                err(3, 8, "invalid value: expected a number, found `x`"),
+                err(
+                    4,
+                    19,
+                    "unknown field `evry`, expected one of `sinks`, `every`"
+                ),
+                err(4, 8, "missing field `sinks`"),
+                err(5, 11, "invalid value: expected an integer, found `two`"),
+            ]
+        );
+    }
+
+    #[test]
+    fn partial_gives_the_value_without_its_bad_optional_fields() {
+        #[derive(Debug, Deserialize, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        struct Own {
+            grace: Option<String>,
+            size: Option<u32>,
+            window: Option<Db>,
+        }
+        let (own, errors) =
+            from_node_partial::<Own>(&parse("grace: 5m\nsize: lots\nwindow: {}\n").unwrap());
+        assert_eq!(
+            own,
+            Some(Own {
+                grace: Some("5m".into()),
+                size: None,
+                window: None
+            })
+        );
+        assert_eq!(
+            errors,
+            vec![
+                err(2, 7, "invalid value: expected an integer, found `lots`"),
+                err(3, 9, "missing field `url`"),
+            ]
+        );
+        // A required field cut for its bad value is not also reported missing, and there is
+        // no value.
+        let (one, errors) = from_node_partial::<Db>(&parse("url: [x]\n").unwrap());
+        assert!(one.is_none());
+        assert_eq!(
+            errors,
+            vec![err(1, 6, "invalid type: expected a string, found a list")]
+        );
+    }
+
+    #[test]
+    fn a_node_field_keeps_the_subtree_as_written() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Own {
+            columns: Option<Node>,
+            name: String,
+        }
+        let text = "columns:\n  a: {legacy: '1.50', modern: 1.50}\n  b: [x, ~]\nname: n\n";
+        let root = parse(text).unwrap();
+        let own: Own = from_node_collect(&root).unwrap();
+        assert_eq!(own.name, "n");
+        assert_eq!(own.columns.as_ref(), root.get("columns"));
+        let a = own.columns.as_ref().unwrap().get("a").unwrap();
+        assert_eq!(a.pos, p(2, 6));
+        assert_eq!(a.get("modern").unwrap().as_str(), Some("1.50"));
+        assert_eq!(a.get("modern").unwrap().describe(), "a number");
+        assert_eq!(a.get("legacy").unwrap().describe(), "a string");
+    }
+
+    #[test]
+    fn fields_come_from_the_struct() {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Side {
+            table: String,
+            #[serde(rename = "where")]
+            filter: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Empty {}
+        assert_eq!(fields::<Side>(), ["table", "where"]);
+        assert_eq!(fields::<Empty>(), [] as [&str; 0]);
+        assert_eq!(fields::<String>(), [] as [&str; 0]);
     }
 }
