@@ -2,9 +2,10 @@
 //! by side: declarative checks run on a schedule against both databases, their findings are
 //! exported as Prometheus metrics, and alerts go out when drift crosses a threshold.
 //!
-//! Data flows one way: [`config`] -> [`schedule`] -> [`check`] (querying the systems through
-//! [`system`]) -> outcome -> [`metrics`] + [`state`] + [`alert`] (state machine -> outbox ->
-//! sinks). Engine-specific SQL lives only in [`system`]'s engine modules.
+//! Data flows one way: [`config`] -> [`schedule`] -> [`check`] (asking the systems typed
+//! questions through [`system`]) -> [`check::Report`] -> [`metrics`] + [`state`] + [`alert`]
+//! (state machine -> outbox -> sinks), with no import cycle between files or folders
+//! (`tests/integration/architecture.rs` keeps it so). SQL lives only in [`system`].
 
 pub mod agent;
 pub mod alert;

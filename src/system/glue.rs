@@ -55,4 +55,40 @@ macro_rules! driver_glue {
             .map(|c| (c.name().to_string(), native(c.type_info().name())))
             .collect())
     };
+    // Counting, executing and asking the version on the pool directly, for an engine that
+    // needs no per-connection setup before a statement: `$version` is its version query.
+    (pooled $version:expr) => {
+        fn fetch_i64<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, Result<i64, sqlx::Error>> {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&self.pool)
+                .boxed()
+        }
+
+        fn execute<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
+            async move { Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected()) }.boxed()
+        }
+
+        fn version(&self) -> BoxFuture<'_, Result<String, sqlx::Error>> {
+            sqlx::query_scalar::<_, String>($version)
+                .fetch_one(&self.pool)
+                .boxed()
+        }
+    };
+    // Describing a query and closing the pool, the same for every engine.
+    (describe_and_close) => {
+        fn describe<'a>(
+            &'a self,
+            sql: &'a str,
+        ) -> BoxFuture<'a, Result<Vec<(String, Native)>, sqlx::Error>> {
+            async move {
+                let d = (&self.pool).describe(sql).await?;
+                driver_glue!(columns d)
+            }
+            .boxed()
+        }
+
+        fn close(&self) -> BoxFuture<'_, ()> {
+            self.pool.close().boxed()
+        }
+    };
 }

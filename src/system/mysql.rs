@@ -69,21 +69,8 @@ impl Engine for MySqlEngine {
         EngineKind::MySql
     }
 
-    fn fetch_i64<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, Result<i64, sqlx::Error>> {
-        sqlx::query_scalar::<_, i64>(sql)
-            .fetch_one(&self.pool)
-            .boxed()
-    }
-
-    fn execute<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
-        async move { Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected()) }.boxed()
-    }
-
-    fn version(&self) -> BoxFuture<'_, Result<String, sqlx::Error>> {
-        sqlx::query_scalar::<_, String>("SELECT VERSION()")
-            .fetch_one(&self.pool)
-            .boxed()
-    }
+    driver_glue!(describe_and_close);
+    driver_glue!(pooled "SELECT VERSION()");
 
     fn classify(&self, error: &sqlx::Error) -> DbErrorKind {
         if let Some(kind) = classify_common(error) {
@@ -141,21 +128,6 @@ impl Engine for MySqlEngine {
             Ok(n)
         }
         .boxed()
-    }
-
-    fn describe<'a>(
-        &'a self,
-        sql: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<(String, Native)>, sqlx::Error>> {
-        async move {
-            let d = (&self.pool).describe(sql).await?;
-            driver_glue!(columns d)
-        }
-        .boxed()
-    }
-
-    fn close(&self) -> BoxFuture<'_, ()> {
-        self.pool.close().boxed()
     }
 }
 

@@ -56,21 +56,8 @@ impl Engine for PostgresEngine {
         EngineKind::Postgres
     }
 
-    fn fetch_i64<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, Result<i64, sqlx::Error>> {
-        sqlx::query_scalar::<_, i64>(sql)
-            .fetch_one(&self.pool)
-            .boxed()
-    }
-
-    fn execute<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
-        async move { Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected()) }.boxed()
-    }
-
-    fn version(&self) -> BoxFuture<'_, Result<String, sqlx::Error>> {
-        sqlx::query_scalar::<_, String>("SELECT version()")
-            .fetch_one(&self.pool)
-            .boxed()
-    }
+    driver_glue!(describe_and_close);
+    driver_glue!(pooled "SELECT version()");
 
     fn classify(&self, error: &sqlx::Error) -> DbErrorKind {
         if let Some(kind) = classify_common(error) {
@@ -116,21 +103,6 @@ impl Engine for PostgresEngine {
         tx: RowSender,
     ) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
         async move { driver_glue!(stream query, &self.pool, tx) }.boxed()
-    }
-
-    fn describe<'a>(
-        &'a self,
-        sql: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<(String, Native)>, sqlx::Error>> {
-        async move {
-            let d = (&self.pool).describe(sql).await?;
-            driver_glue!(columns d)
-        }
-        .boxed()
-    }
-
-    fn close(&self) -> BoxFuture<'_, ()> {
-        self.pool.close().boxed()
     }
 }
 

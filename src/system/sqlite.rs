@@ -75,6 +75,8 @@ impl Engine for SqliteEngine {
         EngineKind::Sqlite
     }
 
+    driver_glue!(describe_and_close);
+
     fn fetch_i64<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, Result<i64, sqlx::Error>> {
         async move {
             let mut conn = self.timed().await?;
@@ -154,21 +156,6 @@ impl Engine for SqliteEngine {
             driver_glue!(stream query, &mut *conn, tx)
         }
         .boxed()
-    }
-
-    fn describe<'a>(
-        &'a self,
-        sql: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<(String, Native)>, sqlx::Error>> {
-        async move {
-            let d = (&self.pool).describe(sql).await?;
-            driver_glue!(columns d)
-        }
-        .boxed()
-    }
-
-    fn close(&self) -> BoxFuture<'_, ()> {
-        self.pool.close().boxed()
     }
 }
 
