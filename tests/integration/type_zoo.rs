@@ -316,6 +316,23 @@ async fn finish(side: &Side<'_>, teardown: &[(Backend, &str)]) {
     }
 }
 
+/// Runs a test's `checks`, then drops its tables (and the types made for them) whether or
+/// not a check failed, so that a failing test leaves nothing behind; then fails as the check
+/// did.
+async fn checked(
+    checks: impl std::future::Future<Output = ()>,
+    sides: &[&Side<'_>],
+    teardown: &[(Backend, &str)],
+) {
+    let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(checks)).await;
+    for side in sides {
+        finish(side, teardown).await;
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// One `hash_diff` over the two tables, keyed by `key`, with nothing else declared.
 async fn diff(legacy: &Side<'_>, modern: &Side<'_>, key: &[&str]) -> Seen {
     let dir = tempfile::tempdir().unwrap();
@@ -470,78 +487,78 @@ async fn zoo(group: fn() -> Group, legacy: Backend, modern: Backend) {
         sides.push(side);
     }
     let (sl, sm) = (&sides[0], &sides[1]);
+    let checks = async {
+        let run = diff(sl, sm, &["id"]).await;
+        assert_equal(&run, rows, &what);
 
-    let run = diff(sl, sm, &["id"]).await;
-    assert_equal(&run, rows, &what);
-
-    for (row, c, change) in &changes {
-        let side = if change.on == Legacy { sl } else { sm };
-        write(
-            side.db,
-            g.session,
-            &format!(
-                "UPDATE {} SET {} = {} WHERE id = {row}",
-                side.table,
-                cols[*c].name,
-                change.to.render(side.db.backend, side.role)
-            ),
-        )
-        .await;
-    }
-    let run = diff(sl, sm, &["id"]).await;
-    assert_eq!(
-        run.error, None,
-        "{what}: after the changes, the check failed"
-    );
-    let samples = run.samples.clone().unwrap_or_default();
-    let by_row: BTreeMap<i64, _> = samples
-        .iter()
-        .map(|s| (s.key["id"].as_i64().unwrap_or(-1), s))
-        .collect();
-    let mut problems = Vec::new();
-    for (row, c, change) in &changes {
-        let column = cols[*c];
-        let side = if change.on == Legacy { sl } else { sm };
-        let desc = format!(
-            "id {row}: {} {:?} -> {:?} on {}",
-            column.name,
-            column.values[change.from],
-            change.to,
-            side.name()
-        );
-        match by_row.get(&(*row as i64)) {
-            None => problems.push(format!("{desc}: change NOT found")),
-            Some(s) if s.kind != "changed" || s.columns != [column.name] => problems.push(format!(
-                "{desc}: expected changed [{}], got {} {:?} ({:?})",
-                column.name, s.kind, s.columns, s.values
-            )),
-            Some(_) => {}
+        for (row, c, change) in &changes {
+            let side = if change.on == Legacy { sl } else { sm };
+            write(
+                side.db,
+                g.session,
+                &format!(
+                    "UPDATE {} SET {} = {} WHERE id = {row}",
+                    side.table,
+                    cols[*c].name,
+                    change.to.render(side.db.backend, side.role)
+                ),
+            )
+            .await;
         }
-    }
-    for (id, s) in &by_row {
-        if !changes.iter().any(|(r, ..)| *r as i64 == *id) {
+        let run = diff(sl, sm, &["id"]).await;
+        assert_eq!(
+            run.error, None,
+            "{what}: after the changes, the check failed"
+        );
+        let samples = run.samples.clone().unwrap_or_default();
+        let by_row: BTreeMap<i64, _> = samples
+            .iter()
+            .map(|s| (s.key["id"].as_i64().unwrap_or(-1), s))
+            .collect();
+        let mut problems = Vec::new();
+        for (row, c, change) in &changes {
+            let column = cols[*c];
+            let side = if change.on == Legacy { sl } else { sm };
+            let desc = format!(
+                "id {row}: {} {:?} -> {:?} on {}",
+                column.name,
+                column.values[change.from],
+                change.to,
+                side.name()
+            );
+            match by_row.get(&(*row as i64)) {
+                None => problems.push(format!("{desc}: change NOT found")),
+                Some(s) if s.kind != "changed" || s.columns != [column.name] => {
+                    problems.push(format!(
+                        "{desc}: expected changed [{}], got {} {:?} ({:?})",
+                        column.name, s.kind, s.columns, s.values
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        for (id, s) in &by_row {
+            if !changes.iter().any(|(r, ..)| *r as i64 == *id) {
+                problems.push(format!(
+                    "id {id}: reported, but nothing changed there: {} {:?} {:?}",
+                    s.kind, s.columns, s.values
+                ));
+            }
+        }
+        let d = run.differences.as_ref().unwrap();
+        if d.changed != changes.len() as u64 || d.missing.iter().any(|(_, n)| *n != 0) {
             problems.push(format!(
-                "id {id}: reported, but nothing changed there: {} {:?} {:?}",
-                s.kind, s.columns, s.values
+                "differences {d:?}, expected {} changed",
+                changes.len()
             ));
         }
-    }
-    let d = run.differences.as_ref().unwrap();
-    if d.changed != changes.len() as u64 || d.missing.iter().any(|(_, n)| *n != 0) {
-        problems.push(format!(
-            "differences {d:?}, expected {} changed",
-            changes.len()
-        ));
-    }
-    assert!(
-        problems.is_empty(),
-        "{what}: single-value changes:\n  {}",
-        problems.join("\n  ")
-    );
-
-    for side in &sides {
-        finish(side, &g.teardown).await;
-    }
+        assert!(
+            problems.is_empty(),
+            "{what}: single-value changes:\n  {}",
+            problems.join("\n  ")
+        );
+    };
+    checked(checks, &[sl, sm], &g.teardown).await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2461,60 +2478,60 @@ async fn keyed(keys: fn() -> KeySet, legacy: Backend, modern: Backend) {
     key_table(&sl, &ks, &rows).await;
     key_table(&sm, &ks, &rows).await;
     let names: Vec<&str> = ks.cols.iter().map(|c| c.name).collect();
+    let checks = async {
+        let run = diff(&sl, &sm, &names).await;
+        assert_equal(&run, n, &what);
 
-    let run = diff(&sl, &sm, &names).await;
-    assert_equal(&run, n, &what);
-
-    let gone_legacy = [0, 499, 1000, n - 1];
-    let gone_modern = [1, 500, 1501, n - 2];
-    let changed_modern = [2, 501, 999, 1999, n - 3];
-    let changed_legacy = [1001];
-    let mut want = Vec::new();
-    for (positions, side, kind) in [
-        (&gone_legacy[..], &sl, "missing_in_legacy"),
-        (&gone_modern[..], &sm, "missing_in_modern"),
-    ] {
-        for p in positions {
-            side.db
-                .exec(&format!(
-                    "DELETE FROM {} WHERE {}",
-                    side.table,
-                    key_where(&ks, &sorted[*p], side.role)
-                ))
-                .await;
-            want.push((sorted[*p].iter().map(K::shown).collect::<Vec<_>>(), kind));
+        let gone_legacy = [0, 499, 1000, n - 1];
+        let gone_modern = [1, 500, 1501, n - 2];
+        let changed_modern = [2, 501, 999, 1999, n - 3];
+        let changed_legacy = [1001];
+        let mut want = Vec::new();
+        for (positions, side, kind) in [
+            (&gone_legacy[..], &sl, "missing_in_legacy"),
+            (&gone_modern[..], &sm, "missing_in_modern"),
+        ] {
+            for p in positions {
+                side.db
+                    .exec(&format!(
+                        "DELETE FROM {} WHERE {}",
+                        side.table,
+                        key_where(&ks, &sorted[*p], side.role)
+                    ))
+                    .await;
+                want.push((sorted[*p].iter().map(K::shown).collect::<Vec<_>>(), kind));
+            }
         }
-    }
-    for (positions, side) in [(&changed_modern[..], &sm), (&changed_legacy[..], &sl)] {
-        for p in positions {
-            side.db
-                .exec(&format!(
-                    "UPDATE {} SET v = -1 WHERE {}",
-                    side.table,
-                    key_where(&ks, &sorted[*p], side.role)
-                ))
-                .await;
-            want.push((sorted[*p].iter().map(K::shown).collect(), "changed"));
+        for (positions, side) in [(&changed_modern[..], &sm), (&changed_legacy[..], &sl)] {
+            for p in positions {
+                side.db
+                    .exec(&format!(
+                        "UPDATE {} SET v = -1 WHERE {}",
+                        side.table,
+                        key_where(&ks, &sorted[*p], side.role)
+                    ))
+                    .await;
+                want.push((sorted[*p].iter().map(K::shown).collect(), "changed"));
+            }
         }
-    }
-    let run = diff(&sl, &sm, &names).await;
-    assert_eq!(
-        run.error, None,
-        "{what}: after the changes, the check failed"
-    );
-    let samples = run.samples.clone().unwrap_or_default();
-    let mut got: Vec<(Vec<String>, &str)> = samples
-        .iter()
-        .map(|s| (reported_key(s, &names), s.kind.as_str()))
-        .collect();
-    got.sort();
-    want.sort();
-    assert_eq!(got, want, "{what}: samples:\n{}", samples_text(&run));
-    for s in samples.iter().filter(|s| s.kind == "changed") {
-        assert_eq!(s.columns, ["v"], "{what}: {s:?}");
-    }
-    finish(&sl, &[]).await;
-    finish(&sm, &[]).await;
+        let run = diff(&sl, &sm, &names).await;
+        assert_eq!(
+            run.error, None,
+            "{what}: after the changes, the check failed"
+        );
+        let samples = run.samples.clone().unwrap_or_default();
+        let mut got: Vec<(Vec<String>, &str)> = samples
+            .iter()
+            .map(|s| (reported_key(s, &names), s.kind.as_str()))
+            .collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{what}: samples:\n{}", samples_text(&run));
+        for s in samples.iter().filter(|s| s.kind == "changed") {
+            assert_eq!(s.columns, ["v"], "{what}: {s:?}");
+        }
+    };
+    checked(checks, &[&sl, &sm], &[]).await;
 }
 
 stamp_tests! {
@@ -2607,22 +2624,23 @@ async fn ci_key_against_case_sensitive(legacy: Backend, modern: Backend) {
     key_table(&sl, &ks, &rows).await;
     rows.push((vec![K::Text("ABC".into())], 2));
     key_table(&sm, &ks, &rows).await;
-    let run = diff(&sl, &sm, &["k"]).await;
-    assert_eq!(run.error, None, "{what}");
-    assert_ne!(run.status, Status::Ok, "{what}");
-    let samples = run.samples.clone().unwrap_or_default();
-    let got: Vec<(Vec<String>, &str)> = samples
-        .iter()
-        .map(|s| (reported_key(s, &["k"]), s.kind.as_str()))
-        .collect();
-    assert_eq!(
-        got,
-        [(vec!["ABC".to_string()], "missing_in_legacy")],
-        "{what}: samples:\n{}",
-        samples_text(&run)
-    );
-    finish(&sl, &[]).await;
-    finish(&sm, &[]).await;
+    let checks = async {
+        let run = diff(&sl, &sm, &["k"]).await;
+        assert_eq!(run.error, None, "{what}");
+        assert_ne!(run.status, Status::Ok, "{what}");
+        let samples = run.samples.clone().unwrap_or_default();
+        let got: Vec<(Vec<String>, &str)> = samples
+            .iter()
+            .map(|s| (reported_key(s, &["k"]), s.kind.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [(vec!["ABC".to_string()], "missing_in_legacy")],
+            "{what}: samples:\n{}",
+            samples_text(&run)
+        );
+    };
+    checked(checks, &[&sl, &sm], &[]).await;
 }
 
 stamp_tests! {
@@ -2672,21 +2690,22 @@ async fn partial_zero_dates_are_never_read_as_real_dates() {
         sm.table
     ))
     .await;
-    let run = diff(&sl, &sm, &["id"]).await;
-    assert_ne!(run.status, Status::Ok, "{}", samples_text(&run));
-    if run.error.is_none() {
-        let mut ids: Vec<i64> = run
-            .samples
-            .clone()
-            .unwrap_or_default()
-            .iter()
-            .map(|s| s.key["id"].as_i64().unwrap_or(-1))
-            .collect();
-        ids.sort_unstable();
-        assert_eq!(ids, [1, 2], "{}", samples_text(&run));
-    }
-    finish(&sl, &[]).await;
-    finish(&sm, &[]).await;
+    let checks = async {
+        let run = diff(&sl, &sm, &["id"]).await;
+        assert_ne!(run.status, Status::Ok, "{}", samples_text(&run));
+        if run.error.is_none() {
+            let mut ids: Vec<i64> = run
+                .samples
+                .clone()
+                .unwrap_or_default()
+                .iter()
+                .map(|s| s.key["id"].as_i64().unwrap_or(-1))
+                .collect();
+            ids.sort_unstable();
+            assert_eq!(ids, [1, 2], "{}", samples_text(&run));
+        }
+    };
+    checked(checks, &[&sl, &sm], &[]).await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2734,16 +2753,17 @@ async fn refused(legacy: Backend) {
                 ))
                 .await;
         }
-        let run = diff(&sl, &sm, &["id"]).await;
-        let what = format!("{column}: {legacy:?} text vs PostgreSQL {modern_ty}");
-        assert_eq!(run.status, Status::Error, "{what}: {}", samples_text(&run));
-        let e = run.error.clone().unwrap_or_default();
-        assert!(
-            e.contains(column) && e.contains("type:"),
-            "{what}: the error must name the column and say to declare its `type:`: {e}"
-        );
-        finish(&sl, &[]).await;
-        finish(&sm, &[]).await;
+        let checks = async {
+            let run = diff(&sl, &sm, &["id"]).await;
+            let what = format!("{column}: {legacy:?} text vs PostgreSQL {modern_ty}");
+            assert_eq!(run.status, Status::Error, "{what}: {}", samples_text(&run));
+            let e = run.error.clone().unwrap_or_default();
+            assert!(
+                e.contains(column) && e.contains("type:"),
+                "{what}: the error must name the column and say to declare its `type:`: {e}"
+            );
+        };
+        checked(checks, &[&sl, &sm], &[]).await;
     }
 }
 
