@@ -7,35 +7,29 @@ use crate::compare::normalize::LogicalType;
 use crate::compare::{key_type_supported, Col, Native};
 use crate::system::Reader;
 
-/// The logical type of a column: the declared one, or the one both sides' types agree on.
-/// A side whose types say little about its values defers to the other side.
+/// The logical type of a column: the declared one, or the one both sides' types compare as
+/// (the rules of [`crate::compare::infer`]), with the reason.
 pub fn infer(
     name: &str,
     declared: Option<LogicalType>,
-    natives: [Native; 2],
+    natives: [&Native; 2],
     sides: [&Reader<'_>; 2],
 ) -> Result<LogicalType, CheckError> {
     if let Some(t) = declared {
         return Ok(t);
     }
-    let weak = |i: usize| sides[i].says_little(natives[i]);
-    let logical = [natives[0].logical(), natives[1].logical()];
-    let ty = match logical {
-        [Some(a), Some(b)] if a == b => Some(a),
-        [_, Some(b)] if weak(0) => Some(b),
-        [Some(a), _] if weak(1) => Some(a),
-        _ => None,
-    };
-    ty.ok_or_else(|| {
-        CheckError::Config(format!(
-            "column `{name}`: cannot infer how to compare it ({} says {:?}, {} says {:?}); declare `type:` (one of {})",
+    let weak = [sides[0].says_little(natives[0]), sides[1].says_little(natives[1])];
+    match crate::compare::infer::pair(natives, weak) {
+        Ok((ty, _why)) => Ok(ty),
+        Err(why) => Err(CheckError::Config(format!(
+            "column `{name}`: cannot infer how to compare it ({} says {}, {} says {}: {why}); declare `type:` (one of {})",
             sides[0].name(),
-            natives[0],
+            natives[0].describe(),
             sides[1].name(),
-            natives[1],
+            natives[1].describe(),
             LogicalType::NAMES
-        ))
-    })
+        ))),
+    }
 }
 
 /// Key (or reference) columns typed for comparison on both sides: the declared type, else
@@ -53,7 +47,7 @@ pub fn key_columns(
         let ty = infer(
             name,
             declared.map(|t| t[k]),
-            [natives[0][k], natives[1][k]],
+            [&natives[0][k], &natives[1][k]],
             sides,
         )?;
         if !key_type_supported(ty) {
@@ -65,7 +59,7 @@ pub fn key_columns(
             cols[i].push(Col {
                 expr: exprs[i][k].clone(),
                 ty,
-                native: natives[i][k],
+                native: natives[i][k].clone(),
                 plain: false,
             });
         }

@@ -448,8 +448,7 @@ pub(super) async fn resolve(
     for (i, r) in readers.iter().enumerate() {
         let mut exprs: Vec<String> = spec.sides[i].key.clone();
         exprs.extend(mapped.iter().map(|(_, e, _)| e[i].clone()));
-        let described = r.describe(&spec.sides[i].table.table, &exprs).await?;
-        natives.push(described.into_iter().map(|(_, n)| n).collect());
+        natives.push(r.natives(&spec.sides[i].table.table, &exprs).await?);
     }
     let nkey = spec.sides[0].key.len();
     let [ka, kb] = key_columns(
@@ -462,13 +461,13 @@ pub(super) async fn resolve(
     )?;
     let mut cols: [Vec<Col>; 2] = Default::default();
     for (j, (name, exprs, ty)) in mapped.iter().enumerate() {
-        let n = [natives[0][nkey + j], natives[1][nkey + j]];
+        let n = [&natives[0][nkey + j], &natives[1][nkey + j]];
         let ty = infer(name, *ty, n, readers)?;
         for i in 0..2 {
             cols[i].push(Col {
                 expr: exprs[i].clone(),
                 ty,
-                native: n[i],
+                native: n[i].clone(),
                 plain: false,
             });
         }

@@ -91,6 +91,7 @@ impl System {
             system: self,
             queries: AtomicU64::new(0),
             rows: AtomicU64::new(0),
+            catalogs: Default::default(),
         }
     }
 
@@ -250,7 +251,12 @@ pub struct Reader<'a> {
     system: &'a System,
     queries: AtomicU64,
     rows: AtomicU64,
+    /// What the catalog said of each table asked about, so one run asks once.
+    catalogs: std::sync::Mutex<std::collections::HashMap<String, Arc<Catalog>>>,
 }
+
+/// A table's columns as its catalog describes them, by lower-case name.
+type Catalog = std::collections::HashMap<String, crate::compare::ColumnFacts>;
 
 impl Reader<'_> {
     pub fn name(&self) -> &str {
@@ -335,7 +341,7 @@ impl Reader<'_> {
 
     /// Whether this system's word on an expression's type says little about its values
     /// (the other side's type then decides how the two compare).
-    pub fn says_little(&self, native: Native) -> bool {
+    pub fn says_little(&self, native: &Native) -> bool {
         self.dialect().says_little(native)
     }
 }
