@@ -118,9 +118,10 @@ pub async fn run(spec: &AggregateSpec, cx: &Context<'_>) -> Result<AggregateRepo
             aggs[i].push(match (m.func, ty) {
                 (AggFn::Count, _) => Aggregate::Count(Some(col(LogicalType::Int, n[i].clone()))),
                 // A sum of integers can outgrow any database's integer: render it as a decimal.
-                (AggFn::Sum, Some(LogicalType::Int)) => {
-                    Aggregate::Sum(col(LogicalType::Decimal(0), Native::Decimal { scale: None }))
-                }
+                (AggFn::Sum, Some(LogicalType::Int)) => Aggregate::Sum(col(
+                    LogicalType::Decimal(0),
+                    Native::Decimal { scale: None },
+                )),
                 (AggFn::Sum, Some(t)) => Aggregate::Sum(col(t, n[i].clone())),
                 (AggFn::Min, Some(t)) => Aggregate::Min(col(t, n[i].clone())),
                 (AggFn::Max, Some(t)) => Aggregate::Max(col(t, n[i].clone())),

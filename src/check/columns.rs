@@ -18,8 +18,20 @@ pub fn infer(
     if let Some(t) = declared {
         return Ok(t);
     }
-    let weak = [sides[0].says_little(natives[0]), sides[1].says_little(natives[1])];
+    let weak = [
+        sides[0].says_little(natives[0]),
+        sides[1].says_little(natives[1]),
+    ];
     match crate::compare::infer::pair(natives, weak) {
+        Ok((LogicalType::Json, _)) if sides[0].json_form() != sides[1].json_form() => {
+            Err(CheckError::Config(format!(
+                "column `{name}`: JSON is compared as each system normalises it, and {} writes it as {} while {} writes it as {}; compare the documents as text with `type: text`, or leave the column out",
+                sides[0].name(),
+                sides[0].json_form(),
+                sides[1].name(),
+                sides[1].json_form()
+            )))
+        }
         Ok((ty, _why)) => Ok(ty),
         Err(why) => Err(CheckError::Config(format!(
             "column `{name}`: cannot infer how to compare it ({} says {}, {} says {}: {why}); declare `type:` (one of {})",

@@ -14,7 +14,10 @@
 //! - text, enums (by label) and text against an enum compare as text;
 //! - a set compares as a set, against another set or a text array;
 //! - a uuid compares as a uuid against text (any case, with or without hyphens) or 16 bytes;
-//! - two arrays of the same element type compare by their text (element order counts).
+//! - JSON documents compare by value, key order and whitespace aside (between two systems
+//!   of one engine, which normalises them the same way);
+//! - two arrays compare by their text (element order counts) when their elements are of one
+//!   family (integers of any width, text of any kind) or of the same type.
 //!
 //! A side whose engine says little (SQLite: a declared type does not bind the values) defers
 //! to the other side. Anything else is refused, naming both types.
@@ -52,24 +55,30 @@ fn strong_pair(a: &Native, b: &Native) -> Option<(LogicalType, String)> {
     match (a, b) {
         (Int { .. }, Int { .. }) => found(LogicalType::Int, "integers compare by value"),
         (Int { .. }, Decimal { scale: Some(0) }) | (Decimal { scale: Some(0) }, Int { .. }) => {
-            found(LogicalType::Int, "an integer and a decimal of scale 0 compare by value")
+            found(
+                LogicalType::Int,
+                "an integer and a decimal of scale 0 compare by value",
+            )
         }
         (Int { .. }, Decimal { scale }) | (Decimal { scale }, Int { .. }) => match scale {
             Some(s) => found(
                 LogicalType::Decimal(*s),
                 "an integer and a decimal compare at the decimal's scale",
             ),
-            None => found(LogicalType::Number, "an integer and a decimal compare by exact value"),
+            None => found(
+                LogicalType::Number,
+                "an integer and a decimal compare by exact value",
+            ),
         },
+        (Decimal { scale: Some(0) }, Decimal { scale: Some(0) }) => {
+            found(LogicalType::Int, "decimals of scale 0 compare as integers")
+        }
         (Decimal { scale: Some(x) }, Decimal { scale: Some(y) }) => Some((
             LogicalType::Decimal((*x).max(*y)),
             if x == y {
                 format!("decimals of scale {x}")
             } else {
-                format!(
-                    "decimals of scales {x} and {y} compare at {}",
-                    (*x).max(*y)
-                )
+                format!("decimals of scales {x} and {y} compare at {}", (*x).max(*y))
             },
         )),
         (Decimal { .. }, Decimal { .. }) => found(
@@ -99,10 +108,11 @@ fn strong_pair(a: &Native, b: &Native) -> Option<(LogicalType, String)> {
             },
         ),
         (Set(_), Set(_)) => found(LogicalType::Set, "sets compare by their members"),
-        (Set(_), Array(e)) | (Array(e), Set(_)) if is_text_name(e) => {
-            found(LogicalType::Set, "a set and a text array compare by their members")
-        }
-        (Array(x), Array(y)) if x == y => found(
+        (Set(_), Array(e)) | (Array(e), Set(_)) if is_text_name(e) => found(
+            LogicalType::Set,
+            "a set and a text array compare by their members",
+        ),
+        (Array(x), Array(y)) if element_family(x) == element_family(y) => found(
             LogicalType::Text,
             "arrays compare element by element, in order",
         ),
@@ -125,10 +135,15 @@ fn strong_pair(a: &Native, b: &Native) -> Option<(LogicalType, String)> {
                 format!("times of day compare at {p} fractional digits"),
             ))
         }
-        (Uuid, Uuid | Text | Bytes) | (Text | Bytes, Uuid) => {
-            found(LogicalType::Uuid, "uuids compare by value, whatever their spelling")
-        }
+        (Uuid, Uuid | Text | Bytes) | (Text | Bytes, Uuid) => found(
+            LogicalType::Uuid,
+            "uuids compare by value, whatever their spelling",
+        ),
         (Bytes, Bytes) => found(LogicalType::Bytes, "bytes compare exactly"),
+        (Json, Json) => found(
+            LogicalType::Json,
+            "JSON documents compare by value (key order and whitespace don't count)",
+        ),
         _ => None,
     }
 }
@@ -136,6 +151,16 @@ fn strong_pair(a: &Native, b: &Native) -> Option<(LogicalType, String)> {
 fn coarser(x: Option<u8>, y: Option<u8>) -> u8 {
     x.unwrap_or(DEFAULT_PRECISION)
         .min(y.unwrap_or(DEFAULT_PRECISION))
+}
+
+/// Array elements whose text forms agree whenever their values do: integers of any width,
+/// text of any kind; any other element type only with itself.
+fn element_family(element: &str) -> &str {
+    match element {
+        "int2" | "int4" | "int8" => "integer",
+        e if is_text_name(e) => "text",
+        e => e,
+    }
 }
 
 fn is_text_name(element: &str) -> bool {

@@ -19,12 +19,18 @@ use normalize::LogicalType;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Native {
     /// Any width; `unsigned` where the engine says so (MySQL/MariaDB).
-    Int { unsigned: bool },
+    Int {
+        unsigned: bool,
+    },
     /// DECIMAL/NUMERIC with its scale; `None`: unconstrained (PostgreSQL `numeric`) or not
     /// known (an expression).
-    Decimal { scale: Option<u8> },
+    Decimal {
+        scale: Option<u8>,
+    },
     /// `single`: 4-byte floats (FLOAT, real), about 7 significant digits.
-    Float { single: bool },
+    Float {
+        single: bool,
+    },
     Bool,
     Text,
     /// An enumerated type (MariaDB ENUM, a PostgreSQL enum): compared by label.
@@ -35,8 +41,13 @@ pub enum Native {
     Array(Arc<str>),
     Date,
     /// Time of day, with its fractional-second digits where known.
-    Time { precision: Option<u8> },
-    Timestamp { zoned: bool, precision: Option<u8> },
+    Time {
+        precision: Option<u8>,
+    },
+    Timestamp {
+        zoned: bool,
+        precision: Option<u8>,
+    },
     Uuid,
     Bytes,
     Json,

@@ -51,11 +51,13 @@ pub enum LogicalType {
     Bytes,
     /// A set of members, in any order.
     Set,
+    /// A JSON document: key order and whitespace don't count.
+    Json,
 }
 
 impl LogicalType {
     pub const NAMES: &'static str =
-        "int, decimal(S), number, float(P), bool, text, date, timestamp(P), time(P), uuid, bytes, set";
+        "int, decimal(S), number, float(P), bool, text, date, timestamp(P), time(P), uuid, bytes, set, json";
 
     /// The precision of a bare `float`: 15 significant digits (C's `DBL_DIG`), the most that
     /// every decimal survives a round trip through a double with, and few enough that
@@ -64,7 +66,10 @@ impl LogicalType {
 
     /// Whether the canonical text can contain the row separator, so needs a length prefix.
     pub fn is_free_text(self) -> bool {
-        matches!(self, LogicalType::Text | LogicalType::Set)
+        matches!(
+            self,
+            LogicalType::Text | LogicalType::Set | LogicalType::Json
+        )
     }
 }
 
@@ -119,6 +124,7 @@ impl FromStr for LogicalType {
             ("time", Some(p)) if p <= 6 => LogicalType::Time(p),
             ("time", Some(_)) => return Err(format!("type `{s}`: the precision must be 0 to 6")),
             ("set", None) => LogicalType::Set,
+            ("json", None) => LogicalType::Json,
             ("uuid", None) => LogicalType::Uuid,
             ("bytes" | "binary", None) => LogicalType::Bytes,
             _ => {
@@ -147,6 +153,7 @@ impl fmt::Display for LogicalType {
             LogicalType::Uuid => f.write_str("uuid"),
             LogicalType::Bytes => f.write_str("bytes"),
             LogicalType::Set => f.write_str("set"),
+            LogicalType::Json => f.write_str("json"),
         }
     }
 }
@@ -255,6 +262,10 @@ pub fn canonical(raw: &Raw, ty: LogicalType, tz: chrono_tz::Tz) -> Result<Option
         },
         LogicalType::Set => match raw {
             Raw::Text(s) => set_canonical(s.split(',')),
+            _ => return Err(bad("this value")),
+        },
+        LogicalType::Json => match raw {
+            Raw::Text(s) => json_canonical(s).map_err(|e| bad(&format!("`{s}` ({e})")))?,
             _ => return Err(bad("this value")),
         },
         LogicalType::Uuid => {
@@ -374,6 +385,48 @@ pub fn format_time(text: &str, precision: u8) -> Option<String> {
         out.push_str(&f);
     }
     Some(out)
+}
+
+/// The agent's canonical text of a JSON document: keys sorted by their bytes at every level,
+/// no whitespace, numbers as their exact decimal value (`2.50` and `2.5` are `2.5`).
+pub fn json_canonical(text: &str) -> Result<String, String> {
+    fn write(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut entries: Vec<(&String, &serde_json::Value)> = m.iter().collect();
+                entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                out.push('{');
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(v, out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(v, out);
+                }
+                out.push(']');
+            }
+            serde_json::Value::Number(n) => {
+                let text = n.to_string();
+                out.push_str(&exact_decimal(&text).unwrap_or(text));
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    write(&v, &mut out);
+    Ok(out)
 }
 
 /// The canonical text of a set: its members, without repeats, sorted by their bytes and

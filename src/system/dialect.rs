@@ -133,6 +133,10 @@ pub trait Dialect: Send + Sync {
     /// chosen at random by the engine without sorting the table.
     fn sample_from(&self, table: &str, fraction: f64) -> (String, Option<String>);
 
+    /// How this engine writes a JSON document canonically: two systems compare JSON only
+    /// when their forms are the same.
+    fn json_form(&self) -> &'static str;
+
     /// Whether what this engine says an expression's type is says little about its values
     /// (a declared type that does not bind them), so the other side's type decides.
     fn says_little(&self, _native: &Native) -> bool {

@@ -339,6 +339,12 @@ impl Reader<'_> {
         self.dialect().quote_ident(ident)
     }
 
+    /// How this system writes a JSON document canonically (two systems compare JSON only
+    /// when they write it the same way).
+    pub fn json_form(&self) -> &'static str {
+        self.dialect().json_form()
+    }
+
     /// Whether this system's word on an expression's type says little about its values
     /// (the other side's type then decides how the two compare).
     pub fn says_little(&self, native: &Native) -> bool {

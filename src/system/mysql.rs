@@ -297,6 +297,8 @@ impl Dialect for MySqlDialect {
                 format!("LOWER(INSERT(INSERT(INSERT(INSERT({hex}, 9, 0, '-'), 14, 0, '-'), 19, 0, '-'), 24, 0, '-'))")
             }
             LogicalType::Bytes => format!("LOWER(HEX(({e})))"),
+            // Keys sorted, no whitespace, numbers in one notation.
+            LogicalType::Json => format!("CONVERT(JSON_NORMALIZE(({e})) USING utf8mb4)"),
         }
     }
 
@@ -310,6 +312,10 @@ impl Dialect for MySqlDialect {
 
     fn hash60(&self, text: &str) -> String {
         format!("CAST(CONV(SUBSTRING(MD5({text}), 1, 15), 16, 10) AS UNSIGNED)")
+    }
+
+    fn json_form(&self) -> &'static str {
+        "MariaDB's JSON_NORMALIZE"
     }
 
     fn to_text(&self, expr: &str) -> String {
@@ -329,8 +335,11 @@ impl Dialect for MySqlDialect {
         format!(
             "SELECT CAST(COLUMN_NAME AS CHAR), CAST(DATA_TYPE AS CHAR), CAST(COLUMN_TYPE AS CHAR), \
              CAST(NUMERIC_SCALE AS CHAR), CAST(DATETIME_PRECISION AS CHAR), \
-             CAST(CHARACTER_SET_NAME AS CHAR), NULL \
-             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name}",
+             CAST(CHARACTER_SET_NAME AS CHAR), \
+             (SELECT 'json' FROM information_schema.CHECK_CONSTRAINTS k \
+              WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME \
+              AND k.CHECK_CLAUSE = CONCAT('json_valid(`', c.COLUMN_NAME, '`)') LIMIT 1) \
+             FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = {schema} AND c.TABLE_NAME = {name}",
         )
     }
 
@@ -348,6 +357,9 @@ impl Dialect for MySqlDialect {
             "decimal" => Native::Decimal { scale },
             "float" => Native::Float { single: true },
             "double" => Native::Float { single: false },
+            // MariaDB's JSON is LONGTEXT with a `json_valid` check.
+            "longtext" if f.kind.as_deref() == Some("json") => Native::Json,
+            "json" => Native::Json,
             "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => Native::Text,
             "enum" => Native::Enum,
             "set" => Native::Set(set_members(&f.column_type).into()),

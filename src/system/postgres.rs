@@ -236,6 +236,8 @@ impl Dialect for PgDialect {
                 _ => format!("CAST(CAST(CAST(({e}) AS TEXT) AS UUID) AS TEXT)"),
             },
             LogicalType::Bytes => format!("ENCODE(CAST(({e}) AS BYTEA), 'hex')"),
+            // jsonb's text: keys in its own order, one spacing, escapes resolved.
+            LogicalType::Json => format!("CAST(CAST(({e}) AS JSONB) AS TEXT)"),
         }
     }
 
@@ -245,6 +247,10 @@ impl Dialect for PgDialect {
 
     fn hash60(&self, text: &str) -> String {
         format!("CAST(CAST(('x' || SUBSTR(MD5({text}), 1, 15)) AS BIT(60)) AS BIGINT)")
+    }
+
+    fn json_form(&self) -> &'static str {
+        "PostgreSQL's jsonb"
     }
 
     fn to_text(&self, expr: &str) -> String {
@@ -297,9 +303,7 @@ impl Dialect for PgDialect {
             "uuid" => Native::Uuid,
             "bytea" => Native::Bytes,
             "json" | "jsonb" => Native::Json,
-            "array" => Native::Array(std::sync::Arc::from(
-                f.column_type.trim_start_matches('_'),
-            )),
+            "array" => Native::Array(std::sync::Arc::from(f.column_type.trim_start_matches('_'))),
             "user-defined" if f.kind.as_deref() == Some("e") => Native::Enum,
             "user-defined" if f.column_type == "citext" => Native::Text,
             _ => Native::other(if f.data_type == "user-defined" {
@@ -355,7 +359,9 @@ fn native(type_name: &str) -> Native {
         "BYTEA" => Native::Bytes,
         "JSON" | "JSONB" => Native::Json,
         t => match t.strip_suffix("[]") {
-            Some(element) => Native::Array(std::sync::Arc::from(element.to_ascii_lowercase().as_str())),
+            Some(element) => {
+                Native::Array(std::sync::Arc::from(element.to_ascii_lowercase().as_str()))
+            }
             None => Native::other(type_name),
         },
     }

@@ -216,6 +216,10 @@ impl Dialect for SqliteDialect {
         true
     }
 
+    fn json_form(&self) -> &'static str {
+        "the agent's own (SQLite)"
+    }
+
     fn says_little(&self, _native: &Native) -> bool {
         // A column's declared type does not bind its values, and expressions have none.
         true
@@ -255,6 +259,7 @@ impl Dialect for SqliteDialect {
             },
             "blob" => Native::Bytes,
             "uuid" => Native::Uuid,
+            "json" => Native::Json,
             other => Native::other(other),
         })
     }
