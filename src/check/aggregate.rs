@@ -137,6 +137,7 @@ pub async fn run(spec: &AggregateSpec, cx: &Context<'_>) -> Result<AggregateRepo
         key,
         columns: Vec::new(),
         extra: Vec::new(),
+        by_agent: Vec::new(),
         tz: sys[i].timezone(),
     };
     let sides = [side(0, ga), side(1, gb)];

@@ -7,9 +7,53 @@ use crate::compare::normalize::LogicalType;
 use crate::compare::{key_type_supported, Col, Native};
 use crate::system::Reader;
 
+/// How a compared column is compared: its logical type, and whether the agent compares it
+/// (after the diff, from values the systems send) rather than each database hashing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compared {
+    pub ty: LogicalType,
+    pub by_agent: bool,
+}
+
+/// The logical type of a compared column of a content check: as [`infer`], except that a
+/// JSON document the two systems normalise differently is compared by the agent.
+pub fn infer_content(
+    name: &str,
+    declared: Option<LogicalType>,
+    natives: [&Native; 2],
+    sides: [&Reader<'_>; 2],
+) -> Result<Compared, CheckError> {
+    let ty = infer_any(name, declared, natives, sides)?;
+    Ok(Compared {
+        ty,
+        by_agent: ty == LogicalType::Json && sides[0].json_form() != sides[1].json_form(),
+    })
+}
+
 /// The logical type of a column: the declared one, or the one both sides' types compare as
-/// (the rules of [`crate::compare::infer`]), with the reason.
+/// (the rules of [`crate::compare::infer`]). JSON is compared only between systems that
+/// normalise it the same way.
 pub fn infer(
+    name: &str,
+    declared: Option<LogicalType>,
+    natives: [&Native; 2],
+    sides: [&Reader<'_>; 2],
+) -> Result<LogicalType, CheckError> {
+    match infer_any(name, declared, natives, sides)? {
+        LogicalType::Json if sides[0].json_form() != sides[1].json_form() => {
+            Err(CheckError::Config(format!(
+                "column `{name}`: JSON is compared as each system normalises it, and {} writes it as {} while {} writes it as {}; compare the documents as text with `type: text`, or leave the column out",
+                sides[0].name(),
+                sides[0].json_form(),
+                sides[1].name(),
+                sides[1].json_form()
+            )))
+        }
+        ty => Ok(ty),
+    }
+}
+
+fn infer_any(
     name: &str,
     declared: Option<LogicalType>,
     natives: [&Native; 2],
@@ -23,15 +67,6 @@ pub fn infer(
         sides[1].says_little(natives[1]),
     ];
     match crate::compare::infer::pair(natives, weak) {
-        Ok((LogicalType::Json, _)) if sides[0].json_form() != sides[1].json_form() => {
-            Err(CheckError::Config(format!(
-                "column `{name}`: JSON is compared as each system normalises it, and {} writes it as {} while {} writes it as {}; compare the documents as text with `type: text`, or leave the column out",
-                sides[0].name(),
-                sides[0].json_form(),
-                sides[1].name(),
-                sides[1].json_form()
-            )))
-        }
         Ok((ty, _why)) => Ok(ty),
         Err(why) => Err(CheckError::Config(format!(
             "column `{name}`: cannot infer how to compare it ({} says {}, {} says {}: {why}); declare `type:` (one of {})",

@@ -298,6 +298,7 @@ async fn resolve(side: &LagSide, reader: &Reader<'_>) -> Result<SideSpec, CheckE
         key,
         columns: vec![ts],
         extra: Vec::new(),
+        by_agent: Vec::new(),
         tz: reader.timezone(),
     })
 }

@@ -71,6 +71,7 @@ pub async fn run(
         key,
         columns: Vec::new(),
         extra: Vec::new(),
+        by_agent: Vec::new(),
         tz: readers[i].timezone(),
     };
     let (child, parent) = (side(0, cc), side(1, pc));

@@ -127,6 +127,9 @@ pub struct SideSpec {
     pub columns: Vec<Col>,
     /// Fetched with a changed row's values but not compared (the version column).
     pub extra: Vec<Col>,
+    /// Compared by the agent rather than inside the database, after the diff (JSON between
+    /// two engines that normalise it differently): left out of the row hash.
+    pub by_agent: Vec<Col>,
     /// How this system's zone-less timestamps are read.
     pub tz: chrono_tz::Tz,
 }

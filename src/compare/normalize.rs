@@ -264,10 +264,19 @@ pub fn canonical(raw: &Raw, ty: LogicalType, tz: chrono_tz::Tz) -> Result<Option
             Raw::Text(s) => set_canonical(s.split(',')),
             _ => return Err(bad("this value")),
         },
-        LogicalType::Json => match raw {
-            Raw::Text(s) => json_canonical(s).map_err(|e| bad(&format!("`{s}` ({e})")))?,
-            _ => return Err(bad("this value")),
-        },
+        LogicalType::Json => {
+            // SQLite keeps a document that is a bare number as that number.
+            let text = match raw {
+                Raw::Text(s) => s.clone(),
+                Raw::Int(i) => i.to_string(),
+                Raw::Float(f) if f.is_finite() => float_text(*f),
+                Raw::Bytes(b) => {
+                    String::from_utf8(b.clone()).map_err(|_| bad("non-UTF-8 bytes"))?
+                }
+                _ => return Err(bad("this value")),
+            };
+            json_canonical(&text).map_err(|e| bad(&format!("`{text}` ({e})")))?
+        }
         LogicalType::Uuid => {
             let hex: String = match raw {
                 Raw::Text(s) => s

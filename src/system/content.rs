@@ -8,12 +8,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
+
 use super::sql::{
-    canonical_keys, floor_div, from_where, hash_sums, int_ranges, key_hash, key_types,
+    canonical_keys, floor_div, from_where, hash_sums, int_ranges, key_hash, key_types, order_key,
     parent_filter, range_union, read_hashes, read_i64, read_key, read_key_lenient, read_sum,
     read_u128, row_hash, Binder, Question, Window,
 };
 use super::{DbError, Query, Reader};
+
+/// Rows in flight between a streaming query and whoever reads them.
+const STREAM_BUFFER: usize = 1024;
 use crate::compare::normalize::LogicalType;
 use crate::compare::{Bucket, ColumnFacts, Key, KeyPart, Native, Range, SideSpec, Sum};
 
@@ -303,7 +308,8 @@ impl Reader<'_> {
     }
 
     /// The canonical values of the compared columns, then of the extra (fetched, never
-    /// compared) columns, of the rows with the given keys.
+    /// compared) columns, then of the columns the agent compares, of the rows with the given
+    /// keys.
     pub async fn rows_for_keys(
         &self,
         side: &SideSpec,
@@ -315,6 +321,7 @@ impl Reader<'_> {
         let mut cols: Vec<String> = canonical_keys(d, side);
         cols.extend(side.columns.iter().map(|c| d.canonical(c, side.tz)));
         cols.extend(side.extra.iter().map(|c| d.canonical(c, side.tz)));
+        cols.extend(side.by_agent.iter().map(|c| d.canonical(c, side.tz)));
         let sql = format!(
             "SELECT {} {}",
             cols.join(", "),
@@ -333,6 +340,45 @@ impl Reader<'_> {
                 .collect())
         }))
         .await
+    }
+
+    /// Streams every row's key and the canonical values of the columns the agent compares
+    /// (`side.by_agent`) into `tx`, in the key order both systems share (integers by value,
+    /// everything else by the bytes of its canonical text), so two systems' rows can be
+    /// merged with bounded memory. Stops early when the receiver is gone.
+    pub async fn stream_rows(
+        &self,
+        side: &SideSpec,
+        tx: mpsc::Sender<(Key, Vec<Option<String>>)>,
+    ) -> Result<u64, DbError> {
+        let d = self.dialect();
+        let mut cols = canonical_keys(d, side);
+        cols.extend(side.by_agent.iter().map(|c| d.canonical(c, side.tz)));
+        let order: Vec<String> = side.key.iter().map(|c| order_key(d, c, side.tz)).collect();
+        let sql = format!(
+            "SELECT {} {} ORDER BY {}",
+            cols.join(", "),
+            from_where(d, side, None),
+            order.join(", ")
+        );
+        let query = Query::text(sql);
+        let types = key_types(side);
+        let (raw_tx, mut raw_rx) = mpsc::channel::<Vec<Option<String>>>(STREAM_BUFFER);
+        let read = async {
+            let mut sent = 0u64;
+            while let Some(mut row) = raw_rx.recv().await {
+                let key = read_key(&row, &types)?;
+                let values = row.split_off(types.len().min(row.len()));
+                if tx.send((key, values)).await.is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+            Ok::<u64, String>(sent)
+        };
+        let (streamed, read) = tokio::join!(self.stream(&query, raw_tx), read);
+        streamed?;
+        read.map_err(|e| self.unexpected(&query, e))
     }
 
     /// Keys of about `fraction` of the side's rows, chosen at random by the engine inside
