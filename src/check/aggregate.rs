@@ -56,21 +56,20 @@ pub async fn run(spec: &AggregateSpec, cx: &Context<'_>) -> Result<AggregateRepo
                 .iter()
                 .filter_map(|m| m.exprs.as_ref().map(|e| e[i].clone())),
         );
-        let described = if exprs.is_empty() {
+        natives.push(if exprs.is_empty() {
             Vec::new()
         } else {
-            sys[i].describe(&spec.sides[i].table, &exprs).await?
-        };
-        natives.push(described.into_iter().map(|(_, n)| n).collect());
+            sys[i].natives(&spec.sides[i].table, &exprs).await?
+        });
     }
     let mut groups: [Vec<Col>; 2] = Default::default();
     for (k, g) in spec.group_by.iter().enumerate() {
-        let ty = infer(&g.name, g.ty, [natives[0][k], natives[1][k]], sys)?;
+        let ty = infer(&g.name, g.ty, [&natives[0][k], &natives[1][k]], sys)?;
         for i in 0..2 {
             groups[i].push(Col {
                 expr: g.exprs[i].clone(),
                 ty,
-                native: natives[i][k],
+                native: natives[i][k].clone(),
                 plain: false,
             });
         }
@@ -86,7 +85,7 @@ pub async fn run(spec: &AggregateSpec, cx: &Context<'_>) -> Result<AggregateRepo
             kinds.push(None);
             continue;
         };
-        let n = [natives[0][j], natives[1][j]];
+        let n = [&natives[0][j], &natives[1][j]];
         j += 1;
         let ty = match (m.func, m.ty) {
             (AggFn::Count, _) => None,
@@ -95,7 +94,12 @@ pub async fn run(spec: &AggregateSpec, cx: &Context<'_>) -> Result<AggregateRepo
         if m.func == AggFn::Sum
             && !matches!(
                 ty,
-                Some(LogicalType::Int | LogicalType::Decimal(_) | LogicalType::Float(_))
+                Some(
+                    LogicalType::Int
+                        | LogicalType::Decimal(_)
+                        | LogicalType::Number
+                        | LogicalType::Float(_)
+                )
             )
         {
             return Err(CheckError::Config(format!(
@@ -112,14 +116,15 @@ pub async fn run(spec: &AggregateSpec, cx: &Context<'_>) -> Result<AggregateRepo
                 plain: false,
             };
             aggs[i].push(match (m.func, ty) {
-                (AggFn::Count, _) => Aggregate::Count(Some(col(LogicalType::Int, n[i]))),
+                (AggFn::Count, _) => Aggregate::Count(Some(col(LogicalType::Int, n[i].clone()))),
                 // A sum of integers can outgrow any database's integer: render it as a decimal.
-                (AggFn::Sum, Some(LogicalType::Int)) => {
-                    Aggregate::Sum(col(LogicalType::Decimal(0), Native::Decimal))
-                }
-                (AggFn::Sum, Some(t)) => Aggregate::Sum(col(t, n[i])),
-                (AggFn::Min, Some(t)) => Aggregate::Min(col(t, n[i])),
-                (AggFn::Max, Some(t)) => Aggregate::Max(col(t, n[i])),
+                (AggFn::Sum, Some(LogicalType::Int)) => Aggregate::Sum(col(
+                    LogicalType::Decimal(0),
+                    Native::Decimal { scale: None },
+                )),
+                (AggFn::Sum, Some(t)) => Aggregate::Sum(col(t, n[i].clone())),
+                (AggFn::Min, Some(t)) => Aggregate::Min(col(t, n[i].clone())),
+                (AggFn::Max, Some(t)) => Aggregate::Max(col(t, n[i].clone())),
                 (_, None) => unreachable!("only count has no type"),
             });
         }
@@ -132,6 +137,7 @@ pub async fn run(spec: &AggregateSpec, cx: &Context<'_>) -> Result<AggregateRepo
         key,
         columns: Vec::new(),
         extra: Vec::new(),
+        by_agent: Vec::new(),
         tz: sys[i].timezone(),
     };
     let sides = [side(0, ga), side(1, gb)];
@@ -370,7 +376,7 @@ fn differs(
         _ => return Some(None),
     };
     match ty {
-        None | Some(LogicalType::Int | LogicalType::Decimal(_)) => {
+        None | Some(LogicalType::Int | LogicalType::Decimal(_) | LogicalType::Number) => {
             let (Some(x), Some(y)) = (decimal(a), decimal(b)) else {
                 return (a != b).then_some(None);
             };

@@ -7,35 +7,76 @@ use crate::compare::normalize::LogicalType;
 use crate::compare::{key_type_supported, Col, Native};
 use crate::system::Reader;
 
-/// The logical type of a column: the declared one, or the one both sides' types agree on.
-/// A side whose types say little about its values defers to the other side.
+/// How a compared column is compared: its logical type, and whether the agent compares it
+/// (after the diff, from values the systems send) rather than each database hashing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compared {
+    pub ty: LogicalType,
+    pub by_agent: bool,
+}
+
+/// The logical type of a compared column of a content check: as [`infer`], except that a
+/// JSON document the two systems normalise differently is compared by the agent.
+pub fn infer_content(
+    name: &str,
+    declared: Option<LogicalType>,
+    natives: [&Native; 2],
+    sides: [&Reader<'_>; 2],
+) -> Result<Compared, CheckError> {
+    let ty = infer_any(name, declared, natives, sides)?;
+    Ok(Compared {
+        ty,
+        by_agent: ty == LogicalType::Json && sides[0].json_form() != sides[1].json_form(),
+    })
+}
+
+/// The logical type of a column: the declared one, or the one both sides' types compare as
+/// (the rules of [`crate::compare::infer`]). JSON is compared only between systems that
+/// normalise it the same way.
 pub fn infer(
     name: &str,
     declared: Option<LogicalType>,
-    natives: [Native; 2],
+    natives: [&Native; 2],
+    sides: [&Reader<'_>; 2],
+) -> Result<LogicalType, CheckError> {
+    match infer_any(name, declared, natives, sides)? {
+        LogicalType::Json if sides[0].json_form() != sides[1].json_form() => {
+            Err(CheckError::Config(format!(
+                "column `{name}`: JSON is compared as each system normalises it, and {} writes it as {} while {} writes it as {}; compare the documents as text with `type: text`, or leave the column out",
+                sides[0].name(),
+                sides[0].json_form(),
+                sides[1].name(),
+                sides[1].json_form()
+            )))
+        }
+        ty => Ok(ty),
+    }
+}
+
+fn infer_any(
+    name: &str,
+    declared: Option<LogicalType>,
+    natives: [&Native; 2],
     sides: [&Reader<'_>; 2],
 ) -> Result<LogicalType, CheckError> {
     if let Some(t) = declared {
         return Ok(t);
     }
-    let weak = |i: usize| sides[i].says_little(natives[i]);
-    let logical = [natives[0].logical(), natives[1].logical()];
-    let ty = match logical {
-        [Some(a), Some(b)] if a == b => Some(a),
-        [_, Some(b)] if weak(0) => Some(b),
-        [Some(a), _] if weak(1) => Some(a),
-        _ => None,
-    };
-    ty.ok_or_else(|| {
-        CheckError::Config(format!(
-            "column `{name}`: cannot infer how to compare it ({} says {:?}, {} says {:?}); declare `type:` (one of {})",
+    let weak = [
+        sides[0].says_little(natives[0]),
+        sides[1].says_little(natives[1]),
+    ];
+    match crate::compare::infer::pair(natives, weak) {
+        Ok((ty, _why)) => Ok(ty),
+        Err(why) => Err(CheckError::Config(format!(
+            "column `{name}`: cannot infer how to compare it ({} says {}, {} says {}: {why}); declare `type:` (one of {})",
             sides[0].name(),
-            natives[0],
+            natives[0].describe(),
             sides[1].name(),
-            natives[1],
+            natives[1].describe(),
             LogicalType::NAMES
-        ))
-    })
+        ))),
+    }
 }
 
 /// Key (or reference) columns typed for comparison on both sides: the declared type, else
@@ -53,7 +94,7 @@ pub fn key_columns(
         let ty = infer(
             name,
             declared.map(|t| t[k]),
-            [natives[0][k], natives[1][k]],
+            [&natives[0][k], &natives[1][k]],
             sides,
         )?;
         if !key_type_supported(ty) {
@@ -65,7 +106,7 @@ pub fn key_columns(
             cols[i].push(Col {
                 expr: exprs[i][k].clone(),
                 ty,
-                native: natives[i][k],
+                native: natives[i][k].clone(),
                 plain: false,
             });
         }

@@ -368,6 +368,11 @@ async fn dense_int_blocks(
         return Ok(None);
     };
     let count = count? as i128;
+    // Block arithmetic is 64-bit on every engine: keys beyond it (an unsigned BIGINT near
+    // 2^64) are cut by row position instead.
+    if min < i128::from(i64::MIN) || max > i128::from(i64::MAX) {
+        return Ok(None);
+    }
     let span = max - min + 1;
     if count <= 0 || span > 2 * count {
         return Ok(None);

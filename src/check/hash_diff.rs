@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::columns::{infer, key_columns};
+use super::columns::{infer_content, key_columns};
 use super::context::{CheckError, Context};
 use super::diff::{self, DiffConfig, DiffKind, SideRef};
 use super::finding::{plural, verb_s, Finding};
@@ -25,6 +25,124 @@ use crate::system::{Load, Reader, Window};
 
 /// Most keys in one value-fetch query.
 const FETCH_BATCH: usize = 500;
+
+/// Columns the agent compares itself (see [`SideSpec::by_agent`]): after the diff, both sides
+/// send those columns' values in key order and the agent compares their canonical forms.
+pub(super) mod by_agent {
+    use std::collections::BTreeSet;
+
+    use tokio::sync::mpsc;
+
+    use super::super::context::CheckError;
+    use super::super::diff::{DiffKind, SideRef};
+    use crate::compare::normalize::{json_canonical, LogicalType};
+    use crate::compare::{Col, Key, SideSpec};
+
+    /// Rows in flight between a side's stream and the merge.
+    const STREAM_BUFFER: usize = 1024;
+
+    /// The agent's canonical form of one value of `col`.
+    fn canonical(value: &Option<String>, col: &Col) -> Option<String> {
+        match (value, col.ty) {
+            (Some(v), LogicalType::Json) => Some(json_canonical(v).unwrap_or_else(|_| v.clone())),
+            (v, _) => v.clone(),
+        }
+    }
+
+    fn equal(a: &[Option<String>], b: &[Option<String>], cols: &[Col]) -> bool {
+        cols.iter()
+            .enumerate()
+            .all(|(i, c)| canonical(&a[i], c) == canonical(&b[i], c))
+    }
+
+    /// A fetched row's values (compared, extra, by the agent) as listed: compared, by the
+    /// agent (in their canonical form), extra.
+    pub fn listed(mut values: Vec<Option<String>>, side: &SideSpec) -> Vec<Option<String>> {
+        let (n, e) = (side.columns.len(), side.extra.len());
+        let agent: Vec<Option<String>> = values
+            .split_off((n + e).min(values.len()))
+            .iter()
+            .zip(&side.by_agent)
+            .map(|(v, c)| canonical(v, c))
+            .collect();
+        let extra = values.split_off(n.min(values.len()));
+        values.extend(agent);
+        values.extend(extra);
+        values
+    }
+
+    /// Keys present on both sides whose agent-compared values differ: every row of both
+    /// sides, streamed in the key order they share and merged.
+    pub async fn merged(sides: [SideRef<'_>; 2]) -> Result<Vec<Key>, CheckError> {
+        let (ta, mut ra) = mpsc::channel::<(Key, Vec<Option<String>>)>(STREAM_BUFFER);
+        let (tb, mut rb) = mpsc::channel::<(Key, Vec<Option<String>>)>(STREAM_BUFFER);
+        let cols = &sides[0].spec.by_agent;
+        let merge = async move {
+            let mut differ = Vec::new();
+            let mut b = rb.recv().await;
+            while let Some((ka, va)) = ra.recv().await {
+                while b.as_ref().is_some_and(|(kb, _)| *kb < ka) {
+                    b = rb.recv().await;
+                }
+                if let Some((kb, vb)) = &b {
+                    if *kb == ka && !equal(&va, vb, cols) {
+                        differ.push(ka);
+                    }
+                }
+            }
+            differ
+        };
+        let (a, b, differ) = tokio::join!(
+            sides[0].reader.stream_rows(sides[0].spec, ta),
+            sides[1].reader.stream_rows(sides[1].spec, tb),
+            merge
+        );
+        // A failed stream ends early and would hide differences: its error wins.
+        CheckError::both::<u64, u64>(a, b)?;
+        Ok(differ)
+    }
+
+    /// Of `keys`, those present on both sides whose agent-compared values differ.
+    pub async fn differing(sides: [SideRef<'_>; 2], keys: &[Key]) -> Result<Vec<Key>, CheckError> {
+        let mut differ = Vec::new();
+        for chunk in keys.chunks(super::FETCH_BATCH) {
+            let (a, b) = tokio::join!(
+                sides[0].reader.rows_for_keys(sides[0].spec, chunk),
+                sides[1].reader.rows_for_keys(sides[1].spec, chunk)
+            );
+            let (a, b) = CheckError::both(a, b)?;
+            let agent_part = |side: &SideSpec, v: &[Option<String>]| {
+                let from = side.columns.len() + side.extra.len();
+                v[from.min(v.len())..].to_vec()
+            };
+            let b: std::collections::BTreeMap<Key, Vec<Option<String>>> = b
+                .into_iter()
+                .map(|(k, v)| (k, agent_part(sides[1].spec, &v)))
+                .collect();
+            for (k, v) in a {
+                let va = agent_part(sides[0].spec, &v);
+                if let Some(vb) = b.get(&k) {
+                    if !equal(&va, vb, &sides[0].spec.by_agent) {
+                        differ.push(k);
+                    }
+                }
+            }
+        }
+        Ok(differ)
+    }
+
+    /// Adds `changed` keys not already listed as differing, keeping key order.
+    pub fn add_changed(differences: &mut Vec<(Key, DiffKind)>, changed: Vec<Key>) {
+        let known: BTreeSet<Key> = differences.iter().map(|(k, _)| k.clone()).collect();
+        differences.extend(
+            changed
+                .into_iter()
+                .filter(|k| !known.contains(k))
+                .map(|k| (k, DiffKind::Changed)),
+        );
+        differences.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+}
 
 /// What a `hash_diff` run found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,9 +166,11 @@ pub async fn run(spec: &HashDiffSpec, cx: &Context<'_>) -> Result<HashDiffReport
     let Resolved {
         sides,
         names,
+        agent_names,
         windows,
     } = resolve(spec, readers).await?;
     let refs = side_refs(readers, &sides);
+    let mut window_keys: Option<Vec<Key>> = None;
     let mut outcome = match &windows {
         // A window compares the recently changed keys of either side, wherever their
         // timestamps stand on the other side (a failed sync leaves the old one there).
@@ -64,10 +184,9 @@ pub async fn run(spec: &HashDiffSpec, cx: &Context<'_>) -> Result<HashDiffReport
             keys.sort();
             keys.dedup();
             let differences = diff::recheck(refs, &keys).await?;
-            diff::DiffOutcome {
-                rows: [keys.len() as u64; 2],
-                differences,
-            }
+            let rows = [keys.len() as u64; 2];
+            window_keys = Some(keys);
+            diff::DiffOutcome { rows, differences }
         }
         _ => {
             let progress = cx.progress.map(|p| {
@@ -81,6 +200,16 @@ pub async fn run(spec: &HashDiffSpec, cx: &Context<'_>) -> Result<HashDiffReport
             diff::diff(refs, &cfg).await?
         }
     };
+    if !agent_names.is_empty() {
+        let differ = match &window_keys {
+            Some(keys) => by_agent::differing(refs, keys).await?,
+            None => {
+                cx.tell(|| "comparing the JSON columns row by row".to_string());
+                by_agent::merged(refs).await?
+            }
+        };
+        by_agent::add_changed(&mut outcome.differences, differ);
+    }
     // A difference still there after `grace` is drift; one that went away was the sync
     // catching up.
     let mut transient = 0;
@@ -103,12 +232,22 @@ pub async fn run(spec: &HashDiffSpec, cx: &Context<'_>) -> Result<HashDiffReport
         }
         tokio::time::sleep(grace).await;
         let keys: Vec<Key> = outcome.differences.iter().map(|(k, _)| k.clone()).collect();
-        let remaining = diff::recheck(refs, &keys).await?;
+        let mut remaining = diff::recheck(refs, &keys).await?;
+        if !agent_names.is_empty() {
+            by_agent::add_changed(&mut remaining, by_agent::differing(refs, &keys).await?);
+        }
         transient = (n - remaining.len()) as u64;
         outcome.differences = remaining;
     }
-    let (differences, samples) =
-        explain(spec, readers, &sides, &names, outcome.differences, cx).await?;
+    let (differences, samples) = explain(
+        spec,
+        readers,
+        &sides,
+        [&names, &agent_names],
+        outcome.differences,
+        cx,
+    )
+    .await?;
     Ok(HashDiffReport {
         rows: rows_of(readers, outcome.rows),
         differences,
@@ -309,10 +448,12 @@ pub(super) async fn explain(
     spec: &HashDiffSpec,
     readers: [&Reader<'_>; 2],
     sides: &[SideSpec; 2],
-    names: &[String],
+    [names, agent_names]: [&[String]; 2],
     differences: Vec<(Key, DiffKind)>,
     cx: &Context<'_>,
 ) -> Result<(Differences, Vec<Difference>), CheckError> {
+    // Columns as listed: the hashed ones, then the ones the agent compares.
+    let names: Vec<String> = names.iter().chain(agent_names).cloned().collect();
     let system_names = [readers[0].name().to_string(), readers[1].name().to_string()];
     let detected_at = chrono::Utc::now();
     let mut missing = [0u64; 2];
@@ -332,7 +473,11 @@ pub(super) async fn explain(
     let mut values: [BTreeMap<Key, Vec<Option<String>>>; 2] = Default::default();
     for chunk in changed_keys.chunks(FETCH_BATCH) {
         for i in 0..2 {
-            values[i].extend(readers[i].rows_for_keys(&sides[i], chunk).await?);
+            let rows = readers[i].rows_for_keys(&sides[i], chunk).await?;
+            values[i].extend(
+                rows.into_iter()
+                    .map(|(k, v)| (k, by_agent::listed(v, &sides[i]))),
+            );
         }
     }
     let samples = listed
@@ -356,7 +501,7 @@ pub(super) async fn explain(
                 DiffKind::Changed => changed_record(
                     key_json,
                     [values[0].get(key), values[1].get(key)],
-                    names,
+                    &names,
                     &system_names,
                     sides[0].extra.first().map(|c| c.ty),
                     |k| cx.first_seen(k, "changed", detected_at),
@@ -424,8 +569,10 @@ fn changed_record(
 /// A content check made concrete for its systems.
 pub(super) struct Resolved {
     pub sides: [SideSpec; 2],
-    /// Logical names of the compared columns, in order.
+    /// Logical names of the columns each database hashes, in order.
     pub names: Vec<String>,
+    /// Logical names of the columns the agent compares (`SideSpec::by_agent`), in order.
+    pub agent_names: Vec<String>,
     /// Per side, the rows inside the check's `window`.
     pub windows: [Option<Window>; 2],
 }
@@ -448,8 +595,7 @@ pub(super) async fn resolve(
     for (i, r) in readers.iter().enumerate() {
         let mut exprs: Vec<String> = spec.sides[i].key.clone();
         exprs.extend(mapped.iter().map(|(_, e, _)| e[i].clone()));
-        let described = r.describe(&spec.sides[i].table.table, &exprs).await?;
-        natives.push(described.into_iter().map(|(_, n)| n).collect());
+        natives.push(r.natives(&spec.sides[i].table.table, &exprs).await?);
     }
     let nkey = spec.sides[0].key.len();
     let [ka, kb] = key_columns(
@@ -461,19 +607,27 @@ pub(super) async fn resolve(
         "key",
     )?;
     let mut cols: [Vec<Col>; 2] = Default::default();
-    for (j, (name, exprs, ty)) in mapped.iter().enumerate() {
-        let n = [natives[0][nkey + j], natives[1][nkey + j]];
-        let ty = infer(name, *ty, n, readers)?;
+    let mut by_agent: [Vec<Col>; 2] = Default::default();
+    let mut names: Vec<String> = Vec::new();
+    let mut agent_names: Vec<String> = Vec::new();
+    for (j, (name, exprs, ty)) in mapped.into_iter().enumerate() {
+        let n = [&natives[0][nkey + j], &natives[1][nkey + j]];
+        let compared = infer_content(&name, ty, n, readers)?;
+        let (to, named) = if compared.by_agent {
+            (&mut by_agent, &mut agent_names)
+        } else {
+            (&mut cols, &mut names)
+        };
         for i in 0..2 {
-            cols[i].push(Col {
+            to[i].push(Col {
                 expr: exprs[i].clone(),
-                ty,
-                native: n[i],
+                ty: compared.ty,
+                native: n[i].clone(),
                 plain: false,
             });
         }
+        named.push(name);
     }
-    let mut names: Vec<String> = mapped.into_iter().map(|(n, _, _)| n).collect();
     let position = |names: &[String], name: &str, field: &str| {
         names.iter().position(|n| n == name).ok_or_else(|| {
             CheckError::Config(format!(
@@ -514,15 +668,17 @@ pub(super) async fn resolve(
     }
     let [ca, cb] = cols;
     let [ea, eb] = extra;
-    let side = |i: usize, key, columns, extra| SideSpec {
+    let [aa, ab] = by_agent;
+    let side = |i: usize, key, columns, extra, by_agent| SideSpec {
         table: spec.sides[i].table.table.clone(),
         filter: spec.sides[i].table.filter.clone(),
         key,
         columns,
         extra,
+        by_agent,
         tz: readers[i].timezone(),
     };
-    let mut sides = [side(0, ka, ca, ea), side(1, kb, cb, eb)];
+    let mut sides = [side(0, ka, ca, ea, aa), side(1, kb, cb, eb, ab)];
     // Bare columns the catalog vouches for are rendered with plain casts.
     for (i, side) in sides.iter_mut().enumerate() {
         readers[i].mark_plain(side).await?;
@@ -530,6 +686,7 @@ pub(super) async fn resolve(
     Ok(Resolved {
         sides,
         names,
+        agent_names,
         windows,
     })
 }

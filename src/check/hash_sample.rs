@@ -11,8 +11,8 @@ use super::context::{CheckError, Context};
 use super::diff;
 use super::finding::Finding;
 use super::hash_diff::{
-    difference_facts, explain, load_of, readers, record_table, resolve, rows_of, side_refs,
-    Resolved,
+    by_agent, difference_facts, explain, load_of, readers, record_table, resolve, rows_of,
+    side_refs, Resolved,
 };
 use super::report::{
     export_rows, largest, per_system, per_system_json, Difference, Differences, Graded, KindReport,
@@ -54,7 +54,12 @@ pub async fn run(spec: &HashSampleSpec, cx: &Context<'_>) -> Result<HashSampleRe
     let cmp = &spec.compare;
     let readers = readers(cmp, cx)?;
     let readers = [&readers[0], &readers[1]];
-    let Resolved { sides, names, .. } = resolve(cmp, readers).await?;
+    let Resolved {
+        sides,
+        names,
+        agent_names,
+        ..
+    } = resolve(cmp, readers).await?;
 
     // How many rows each side has (the catalog's estimate where there is one).
     let (ra, rb) = tokio::join!(
@@ -82,13 +87,25 @@ pub async fn run(spec: &HashSampleSpec, cx: &Context<'_>) -> Result<HashSampleRe
     keys.sort();
     keys.dedup();
 
-    let differences = diff::recheck(side_refs(readers, &sides), &keys).await?;
+    let refs = side_refs(readers, &sides);
+    let mut differences = diff::recheck(refs, &keys).await?;
+    if !agent_names.is_empty() {
+        by_agent::add_changed(&mut differences, by_agent::differing(refs, &keys).await?);
+    }
     let sample = SampleStats::new(
         keys.len() as u64,
         differences.len() as u64,
         rows[0].max(rows[1]),
     );
-    let (differences, samples) = explain(cmp, readers, &sides, &names, differences, cx).await?;
+    let (differences, samples) = explain(
+        cmp,
+        readers,
+        &sides,
+        [&names, &agent_names],
+        differences,
+        cx,
+    )
+    .await?;
     Ok(HashSampleReport {
         rows: rows_of(readers, rows),
         differences,

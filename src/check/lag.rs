@@ -268,12 +268,11 @@ fn duration(v: f64) -> humantime::FormattedDuration {
 async fn resolve(side: &LagSide, reader: &Reader<'_>) -> Result<SideSpec, CheckError> {
     let mut exprs = vec![side.timestamp.clone()];
     exprs.extend(side.key.iter().cloned());
-    let described = reader.describe(&side.table.table, &exprs).await?;
-    let natives: Vec<Native> = described.into_iter().map(|(_, n)| n).collect();
+    let natives: Vec<Native> = reader.natives(&side.table.table, &exprs).await?;
     let ts = Col {
         expr: side.timestamp.clone(),
         ty: LogicalType::Timestamp(6),
-        native: natives[0],
+        native: natives[0].clone(),
         plain: false,
     };
     let key = side
@@ -282,11 +281,14 @@ async fn resolve(side: &LagSide, reader: &Reader<'_>) -> Result<SideSpec, CheckE
         .zip(&natives[1..])
         .map(|(expr, n)| Col {
             expr: expr.clone(),
-            ty: n
-                .logical()
-                .filter(|t| *t != LogicalType::Bytes)
+            // The type the key compares as with itself, where it is a key type; its text
+            // otherwise.
+            ty: crate::compare::infer::pair([n, n], [false, false])
+                .ok()
+                .map(|(t, _)| t)
+                .filter(|t| crate::compare::key_type_supported(*t))
                 .unwrap_or(LogicalType::Text),
-            native: *n,
+            native: n.clone(),
             plain: false,
         })
         .collect();
@@ -296,6 +298,7 @@ async fn resolve(side: &LagSide, reader: &Reader<'_>) -> Result<SideSpec, CheckE
         key,
         columns: vec![ts],
         extra: Vec::new(),
+        by_agent: Vec::new(),
         tz: reader.timezone(),
     })
 }

@@ -45,10 +45,11 @@ pub async fn run(
     let ends = [&spec.child, &spec.parent];
     let mut natives: Vec<Vec<Native>> = Vec::new();
     for i in 0..2 {
-        let described = readers[i]
-            .describe(&ends[i].table.table, &ends[i].columns)
-            .await?;
-        natives.push(described.into_iter().map(|(_, n)| n).collect());
+        natives.push(
+            readers[i]
+                .natives(&ends[i].table.table, &ends[i].columns)
+                .await?,
+        );
     }
     let names: Vec<String> = spec
         .child
@@ -70,6 +71,7 @@ pub async fn run(
         key,
         columns: Vec::new(),
         extra: Vec::new(),
+        by_agent: Vec::new(),
         tz: readers[i].timezone(),
     };
     let (child, parent) = (side(0, cc), side(1, pc));

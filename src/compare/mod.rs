@@ -3,45 +3,88 @@
 //! what to compare ([`SideSpec`], [`Col`], keys, ranges, buckets, sums). A leaf: it imports
 //! nothing else of the agent, formats no SQL and runs no query.
 
+pub mod infer;
 pub mod normalize;
 pub mod zones;
 
 use std::fmt;
+use std::sync::Arc;
 
 use normalize::LogicalType;
 
-/// What a database says an expression's type is, as far as comparison cares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a database says an expression's type is, as far as comparison cares: read from the
+/// catalog for a bare column (with its scale, precision, members...), from the driver's
+/// description of the result otherwise (which knows less: an expression's DECIMAL has no
+/// known scale).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Native {
-    Int,
-    Decimal,
-    Float,
+    /// Any width; `unsigned` where the engine says so (MySQL/MariaDB).
+    Int {
+        unsigned: bool,
+    },
+    /// DECIMAL/NUMERIC with its scale; `None`: unconstrained (PostgreSQL `numeric`) or not
+    /// known (an expression).
+    Decimal {
+        scale: Option<u8>,
+    },
+    /// `single`: 4-byte floats (FLOAT, real), about 7 significant digits.
+    Float {
+        single: bool,
+    },
     Bool,
     Text,
+    /// An enumerated type (MariaDB ENUM, a PostgreSQL enum): compared by label.
+    Enum,
+    /// A MariaDB SET, with its members sorted by bytes (empty: members not known).
+    Set(Arc<[String]>),
+    /// A PostgreSQL array, of elements of this type name.
+    Array(Arc<str>),
     Date,
+    /// Time of day, with its fractional-second digits where known.
+    Time {
+        precision: Option<u8>,
+    },
     Timestamp {
         zoned: bool,
+        precision: Option<u8>,
     },
     Uuid,
     Bytes,
-    /// The engine cannot say (SQLite expressions, JSON, enums...).
-    Other,
+    Json,
+    /// A type comparison has no rule for, by the engine's name for it (`point`, `tsvector`;
+    /// SQLite expressions, whose type the engine does not know, say `?`).
+    Other(Arc<str>),
 }
 
 impl Native {
-    /// The logical type a column of this native type compares as, if there is one obvious one.
-    pub fn logical(self) -> Option<LogicalType> {
-        Some(match self {
-            Native::Int => LogicalType::Int,
-            Native::Bool => LogicalType::Bool,
-            Native::Text => LogicalType::Text,
-            Native::Date => LogicalType::Date,
-            Native::Timestamp { .. } => LogicalType::Timestamp(6),
-            Native::Uuid => LogicalType::Uuid,
-            Native::Bytes => LogicalType::Bytes,
-            Native::Float => LogicalType::Float(LogicalType::FLOAT_DIGITS),
-            Native::Decimal | Native::Other => return None,
-        })
+    /// A type comparison has no rule for.
+    pub fn other(name: &str) -> Native {
+        Native::Other(Arc::from(name.to_ascii_lowercase().as_str()))
+    }
+
+    /// How a person reads the type in a message: `decimal(2)`, `set`, `point`.
+    pub fn describe(&self) -> String {
+        match self {
+            Native::Int { unsigned: true } => "unsigned integer".into(),
+            Native::Int { unsigned: false } => "integer".into(),
+            Native::Decimal { scale: Some(s) } => format!("decimal(scale {s})"),
+            Native::Decimal { scale: None } => "decimal".into(),
+            Native::Float { single: true } => "float (single precision)".into(),
+            Native::Float { single: false } => "float (double precision)".into(),
+            Native::Bool => "boolean".into(),
+            Native::Text => "text".into(),
+            Native::Enum => "enum".into(),
+            Native::Set(_) => "set".into(),
+            Native::Array(e) => format!("{e}[]"),
+            Native::Date => "date".into(),
+            Native::Time { .. } => "time".into(),
+            Native::Timestamp { zoned: true, .. } => "timestamp with time zone".into(),
+            Native::Timestamp { zoned: false, .. } => "timestamp".into(),
+            Native::Uuid => "uuid".into(),
+            Native::Bytes => "bytes".into(),
+            Native::Json => "json".into(),
+            Native::Other(name) => name.to_string(),
+        }
     }
 }
 
@@ -58,13 +101,21 @@ pub struct Col {
     pub plain: bool,
 }
 
-/// What a database's catalog says of one column of a table (lower-case type name).
+/// What a database's catalog says of one column of a table (type names in lower case).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ColumnFacts {
+    /// The type's name (`decimal`, `character varying`, `USER-DEFINED`...).
     pub data_type: String,
+    /// The full declaration where the engine keeps one (MySQL/MariaDB `COLUMN_TYPE`:
+    /// `int(10) unsigned`, `set('a','b')`, `tinyint(1)`), or the underlying type's name
+    /// (PostgreSQL `udt_name`: `_text` for `text[]`, an enum's name, `citext`).
+    pub column_type: String,
     pub scale: Option<i64>,
+    /// Fractional-second digits of a time or timestamp.
     pub precision: Option<i64>,
     pub charset: Option<String>,
+    /// PostgreSQL: the underlying type's kind (`e` enum, `b` base, `d` domain...).
+    pub kind: Option<String>,
 }
 
 /// Everything an engine needs to hash one side of a comparison.
@@ -76,14 +127,18 @@ pub struct SideSpec {
     pub columns: Vec<Col>,
     /// Fetched with a changed row's values but not compared (the version column).
     pub extra: Vec<Col>,
+    /// Compared by the agent rather than inside the database, after the diff (JSON between
+    /// two engines that normalise it differently): left out of the row hash.
+    pub by_agent: Vec<Col>,
     /// How this system's zone-less timestamps are read.
     pub tz: chrono_tz::Tz,
 }
 
-/// One part of a row key, typed for binding and ordering.
+/// One part of a row key, typed for binding and ordering. Integers go to 128 bits, so an
+/// unsigned 64-bit key (MySQL `BIGINT UNSIGNED`) fits.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyPart {
-    Int(i64),
+    Int(i128),
     Text(String),
 }
 
@@ -109,7 +164,11 @@ impl KeyPart {
 
     pub fn to_json(&self) -> serde_json::Value {
         match self {
-            KeyPart::Int(i) => serde_json::json!(i),
+            KeyPart::Int(i) => match (i64::try_from(*i), u64::try_from(*i)) {
+                (Ok(v), _) => serde_json::json!(v),
+                (_, Ok(v)) => serde_json::json!(v),
+                _ => serde_json::json!(i.to_string()),
+            },
             KeyPart::Text(s) => serde_json::json!(s),
         }
     }

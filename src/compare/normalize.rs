@@ -6,6 +6,8 @@
 //! Canonical forms (NULL stays NULL; a NULL column is the token `N` in a row):
 //! - `int`: decimal digits with an optional `-` (`42`, `-7`).
 //! - `decimal(S)`: exactly S fractional digits, rounded half away from zero (`12.30`, `0.00`).
+//! - `number`: a decimal's exact value, without trailing fractional zeros (`12.3`, `0`,
+//!   `-0.5`): how decimals compare when one side's scale is not fixed.
 //! - `float(P)`: the double rounded to P significant digits, written `<m>e<k>` meaning
 //!   m × 10^k, where m is an integer without trailing zeros (`0.1 + 0.2` and `0.3` are both
 //!   `3e-1` at P = 15, `1000` is `1e3`, `-2.5` is `-25e-1`); zero (also -0) is `0`, and NaN,
@@ -15,6 +17,9 @@
 //! - `text`: the UTF-8 text as stored (no trimming, no case or Unicode folding).
 //! - `date`: `YYYY-MM-DD`.
 //! - `timestamp(P)`: UTC, `YYYY-MM-DD HH:MM:SS` plus `.` and P fractional digits, truncated.
+//! - `time(P)`: `HH:MM:SS` plus `.` and P fractional digits, truncated (MariaDB's TIME may be
+//!   negative or beyond 24 hours: `-01:00:00`, `838:59:59`).
+//! - `set`: the members sorted by their bytes, joined with `,` (the empty set is empty text).
 //! - `uuid`: lowercase, hyphenated. `bytes`: lowercase hex.
 //!
 //! A row is hashed as MD5 over `key|col1|col2...`, where a text value is written
@@ -32,19 +37,27 @@ use md5::{Digest, Md5};
 pub enum LogicalType {
     Int,
     Decimal(u8),
+    /// A decimal compared by exact value (no fixed scale).
+    Number,
     /// A binary floating-point number compared at P significant digits (1 to 17).
     Float(u8),
     Bool,
     Text,
     Date,
     Timestamp(u8),
+    /// A time of day compared at P fractional digits (0 to 6).
+    Time(u8),
     Uuid,
     Bytes,
+    /// A set of members, in any order.
+    Set,
+    /// A JSON document: key order and whitespace don't count.
+    Json,
 }
 
 impl LogicalType {
     pub const NAMES: &'static str =
-        "int, decimal(S), float(P), bool, text, date, timestamp(P), uuid, bytes";
+        "int, decimal(S), number, float(P), bool, text, date, timestamp(P), time(P), uuid, bytes, set, json";
 
     /// The precision of a bare `float`: 15 significant digits (C's `DBL_DIG`), the most that
     /// every decimal survives a round trip through a double with, and few enough that
@@ -53,7 +66,10 @@ impl LogicalType {
 
     /// Whether the canonical text can contain the row separator, so needs a length prefix.
     pub fn is_free_text(self) -> bool {
-        matches!(self, LogicalType::Text)
+        matches!(
+            self,
+            LogicalType::Text | LogicalType::Set | LogicalType::Json
+        )
     }
 }
 
@@ -79,8 +95,11 @@ impl FromStr for LogicalType {
             ("int" | "integer" | "bigint", None) => LogicalType::Int,
             ("decimal" | "numeric", Some(s)) if s <= 30 => LogicalType::Decimal(s),
             ("decimal" | "numeric", None) => {
-                return Err(format!("type `{s}` needs a scale: write e.g. `decimal(2)`"))
+                return Err(format!(
+                    "type `{s}` needs a scale: write e.g. `decimal(2)`, or `number` to compare exact values"
+                ))
             }
+            ("number", None) => LogicalType::Number,
             ("decimal" | "numeric", Some(_)) => {
                 return Err(format!("type `{s}`: the scale must be 0 to 30"))
             }
@@ -101,6 +120,11 @@ impl FromStr for LogicalType {
             ("timestamp", Some(_)) => {
                 return Err(format!("type `{s}`: the precision must be 0 to 6"))
             }
+            ("time", None) => LogicalType::Time(6),
+            ("time", Some(p)) if p <= 6 => LogicalType::Time(p),
+            ("time", Some(_)) => return Err(format!("type `{s}`: the precision must be 0 to 6")),
+            ("set", None) => LogicalType::Set,
+            ("json", None) => LogicalType::Json,
             ("uuid", None) => LogicalType::Uuid,
             ("bytes" | "binary", None) => LogicalType::Bytes,
             _ => {
@@ -119,13 +143,17 @@ impl fmt::Display for LogicalType {
         match self {
             LogicalType::Int => f.write_str("int"),
             LogicalType::Decimal(s) => write!(f, "decimal({s})"),
+            LogicalType::Number => f.write_str("number"),
             LogicalType::Float(p) => write!(f, "float({p})"),
             LogicalType::Bool => f.write_str("bool"),
             LogicalType::Text => f.write_str("text"),
             LogicalType::Date => f.write_str("date"),
             LogicalType::Timestamp(p) => write!(f, "timestamp({p})"),
+            LogicalType::Time(p) => write!(f, "time({p})"),
             LogicalType::Uuid => f.write_str("uuid"),
             LogicalType::Bytes => f.write_str("bytes"),
+            LogicalType::Set => f.write_str("set"),
+            LogicalType::Json => f.write_str("json"),
         }
     }
 }
@@ -160,6 +188,15 @@ pub fn canonical(raw: &Raw, ty: LogicalType, tz: chrono_tz::Tz) -> Result<Option
             Raw::Text(s) => round_decimal(s.trim(), scale).map_err(|_| bad(&format!("`{s}`")))?,
             _ => return Err(bad("this value")),
         },
+        LogicalType::Number => {
+            let text = match raw {
+                Raw::Int(i) => i.to_string(),
+                Raw::Float(f) if f.is_finite() => float_text(*f),
+                Raw::Text(s) => s.trim().to_string(),
+                _ => return Err(bad("this value")),
+            };
+            exact_decimal(&text).map_err(|_| bad(&format!("`{text}`")))?
+        }
         LogicalType::Float(p) => {
             let x = match raw {
                 Raw::Float(f) => *f,
@@ -218,6 +255,27 @@ pub fn canonical(raw: &Raw, ty: LogicalType, tz: chrono_tz::Tz) -> Result<Option
                 _ => return Err(bad("this value")),
             };
             format_timestamp(utc, p)
+        }
+        LogicalType::Time(p) => match raw {
+            Raw::Text(s) => format_time(s.trim(), p).ok_or_else(|| bad(&format!("`{s}`")))?,
+            _ => return Err(bad("this value")),
+        },
+        LogicalType::Set => match raw {
+            Raw::Text(s) => set_canonical(s.split(',')),
+            _ => return Err(bad("this value")),
+        },
+        LogicalType::Json => {
+            // SQLite keeps a document that is a bare number as that number.
+            let text = match raw {
+                Raw::Text(s) => s.clone(),
+                Raw::Int(i) => i.to_string(),
+                Raw::Float(f) if f.is_finite() => float_text(*f),
+                Raw::Bytes(b) => {
+                    String::from_utf8(b.clone()).map_err(|_| bad("non-UTF-8 bytes"))?
+                }
+                _ => return Err(bad("this value")),
+            };
+            json_canonical(&text).map_err(|e| bad(&format!("`{text}` ({e})")))?
         }
         LogicalType::Uuid => {
             let hex: String = match raw {
@@ -305,6 +363,100 @@ pub fn format_timestamp(utc: NaiveDateTime, precision: u8) -> String {
     } else {
         full[..20 + precision as usize].to_string()
     }
+}
+
+/// A time of day (`HH:MM:SS[.fff]`, hours possibly beyond 24 or negative) at `precision`
+/// fractional digits, truncated; `None` when the text is not one.
+pub fn format_time(text: &str, precision: u8) -> Option<String> {
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let (hms, frac) = body.split_once('.').unwrap_or((body, ""));
+    let parts: Vec<&str> = hms.split(':').collect();
+    let [h, m, s] = parts.as_slice() else {
+        return None;
+    };
+    let digits = |t: &str, n: usize| t.len() >= n && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(h, 1) || !digits(m, 2) || m.len() != 2 || !digits(s, 2) || s.len() != 2 {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut out = format!("{}{:0>2}:{m}:{s}", if neg { "-" } else { "" }, h);
+    if precision > 0 {
+        let mut f: String = frac.chars().take(precision as usize).collect();
+        while f.len() < precision as usize {
+            f.push('0');
+        }
+        out.push('.');
+        out.push_str(&f);
+    }
+    Some(out)
+}
+
+/// The agent's canonical text of a JSON document: keys sorted by their bytes at every level,
+/// no whitespace, numbers as their exact decimal value (`2.50` and `2.5` are `2.5`).
+pub fn json_canonical(text: &str) -> Result<String, String> {
+    fn write(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut entries: Vec<(&String, &serde_json::Value)> = m.iter().collect();
+                entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                out.push('{');
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(v, out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(v, out);
+                }
+                out.push(']');
+            }
+            serde_json::Value::Number(n) => {
+                let text = n.to_string();
+                out.push_str(&exact_decimal(&text).unwrap_or(text));
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    write(&v, &mut out);
+    Ok(out)
+}
+
+/// The canonical text of a set: its members, without repeats, sorted by their bytes and
+/// joined with `,`.
+pub fn set_canonical<'a>(members: impl Iterator<Item = &'a str>) -> String {
+    let mut m: Vec<&str> = members.filter(|s| !s.is_empty()).collect();
+    m.sort_unstable();
+    m.dedup();
+    m.join(",")
+}
+
+/// A decimal's exact value without trailing fractional zeros: `1.50` -> `1.5`, `-0.0` -> `0`,
+/// `1e3` -> `1000`.
+pub fn exact_decimal(s: &str) -> Result<String, String> {
+    // Enough digits for any DECIMAL(65,30); round_decimal is exact at any scale.
+    let fixed = round_decimal(s, 60)?;
+    let trimmed = fixed.trim_end_matches('0').trim_end_matches('.');
+    Ok(match trimmed {
+        "-0" | "" => "0".to_string(),
+        t => t.to_string(),
+    })
 }
 
 fn hex(b: &[u8]) -> String {

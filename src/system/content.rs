@@ -6,15 +6,21 @@
 //! lives with the checks; this module never decides anything about a difference.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
 
 use super::sql::{
-    canonical_keys, floor_div, from_where, hash_sums, int_ranges, key_hash, key_types,
+    canonical_keys, floor_div, from_where, hash_sums, int_ranges, key_hash, key_types, order_key,
     parent_filter, range_union, read_hashes, read_i64, read_key, read_key_lenient, read_sum,
     read_u128, row_hash, Binder, Question, Window,
 };
 use super::{DbError, Query, Reader};
+
+/// Rows in flight between a streaming query and whoever reads them.
+const STREAM_BUFFER: usize = 1024;
 use crate::compare::normalize::LogicalType;
-use crate::compare::{Bucket, ColumnFacts, Key, KeyPart, Range, SideSpec, Sum};
+use crate::compare::{Bucket, ColumnFacts, Key, KeyPart, Native, Range, SideSpec, Sum};
 
 impl Reader<'_> {
     /// How many rows the side has: the catalog's estimate where the engine keeps one and the
@@ -173,7 +179,7 @@ impl Reader<'_> {
                 bounds
                     .iter()
                     .map(|k| match k.first() {
-                        Some(KeyPart::Int(i)) => Some(*i),
+                        Some(KeyPart::Int(i)) => i64::try_from(*i).ok(),
                         _ => None,
                     })
                     .collect()
@@ -302,7 +308,8 @@ impl Reader<'_> {
     }
 
     /// The canonical values of the compared columns, then of the extra (fetched, never
-    /// compared) columns, of the rows with the given keys.
+    /// compared) columns, then of the columns the agent compares, of the rows with the given
+    /// keys.
     pub async fn rows_for_keys(
         &self,
         side: &SideSpec,
@@ -314,6 +321,7 @@ impl Reader<'_> {
         let mut cols: Vec<String> = canonical_keys(d, side);
         cols.extend(side.columns.iter().map(|c| d.canonical(c, side.tz)));
         cols.extend(side.extra.iter().map(|c| d.canonical(c, side.tz)));
+        cols.extend(side.by_agent.iter().map(|c| d.canonical(c, side.tz)));
         let sql = format!(
             "SELECT {} {}",
             cols.join(", "),
@@ -332,6 +340,45 @@ impl Reader<'_> {
                 .collect())
         }))
         .await
+    }
+
+    /// Streams every row's key and the canonical values of the columns the agent compares
+    /// (`side.by_agent`) into `tx`, in the key order both systems share (integers by value,
+    /// everything else by the bytes of its canonical text), so two systems' rows can be
+    /// merged with bounded memory. Stops early when the receiver is gone.
+    pub async fn stream_rows(
+        &self,
+        side: &SideSpec,
+        tx: mpsc::Sender<(Key, Vec<Option<String>>)>,
+    ) -> Result<u64, DbError> {
+        let d = self.dialect();
+        let mut cols = canonical_keys(d, side);
+        cols.extend(side.by_agent.iter().map(|c| d.canonical(c, side.tz)));
+        let order: Vec<String> = side.key.iter().map(|c| order_key(d, c, side.tz)).collect();
+        let sql = format!(
+            "SELECT {} {} ORDER BY {}",
+            cols.join(", "),
+            from_where(d, side, None),
+            order.join(", ")
+        );
+        let query = Query::text(sql);
+        let types = key_types(side);
+        let (raw_tx, mut raw_rx) = mpsc::channel::<Vec<Option<String>>>(STREAM_BUFFER);
+        let read = async {
+            let mut sent = 0u64;
+            while let Some(mut row) = raw_rx.recv().await {
+                let key = read_key(&row, &types)?;
+                let values = row.split_off(types.len().min(row.len()));
+                if tx.send((key, values)).await.is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+            Ok::<u64, String>(sent)
+        };
+        let (streamed, read) = tokio::join!(self.stream(&query, raw_tx), read);
+        streamed?;
+        read.map_err(|e| self.unexpected(&query, e))
     }
 
     /// Keys of about `fraction` of the side's rows, chosen at random by the engine inside
@@ -382,13 +429,29 @@ impl Reader<'_> {
         self.keys(Query::text(sql), side).await
     }
 
+    /// What each of `exprs` holds on `table`: the catalog's word for a bare column of the
+    /// table (its scale, precision, members, sign...), the driver's description of the result
+    /// column otherwise. Reads no rows.
+    pub async fn natives(&self, table: &str, exprs: &[String]) -> Result<Vec<Native>, DbError> {
+        let described = self.describe(table, exprs).await?;
+        let catalog = self.catalog(table).await?;
+        let d = self.dialect();
+        Ok(exprs
+            .iter()
+            .zip(described)
+            .map(|(expr, (_, native))| {
+                bare_column(expr)
+                    .and_then(|name| catalog.get(&name))
+                    .and_then(|facts| d.native_of(facts))
+                    .unwrap_or(native)
+            })
+            .collect())
+    }
+
     /// Marks the key, compared and extra columns of `side` that are bare columns the catalog
     /// vouches for as plain (see [`crate::compare::Col::plain`]).
     pub async fn mark_plain(&self, side: &mut SideSpec) -> Result<(), DbError> {
         let catalog = self.catalog(&side.table).await?;
-        if catalog.is_empty() {
-            return Ok(());
-        }
         let (d, tz) = (self.dialect(), side.tz);
         for col in side
             .key
@@ -396,43 +459,51 @@ impl Reader<'_> {
             .chain(side.columns.iter_mut())
             .chain(side.extra.iter_mut())
         {
-            let bare = col.expr.trim().trim_matches(|c| c == '`' || c == '"');
-            let is_ident = !bare.is_empty()
-                && bare
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '$');
-            if let Some(facts) = catalog.get(&bare.to_ascii_lowercase()).filter(|_| is_ident) {
+            if let Some(facts) = bare_column(&col.expr).and_then(|name| catalog.get(&name)) {
                 col.plain = d.plain(col, facts, tz);
             }
         }
         Ok(())
     }
 
-    /// What the catalog says of `table`'s columns, by lower-case column name (empty where
-    /// the engine has no catalog to ask).
-    async fn catalog(&self, table: &str) -> Result<HashMap<String, ColumnFacts>, DbError> {
-        let Some(sql) = self.dialect().catalog(table) else {
-            return Ok(HashMap::new());
-        };
-        self.ask(Question::new(Query::text(sql), |rows| {
-            let num = |v: &Option<String>| v.as_deref().and_then(|t| t.parse().ok());
-            Ok(rows
-                .into_iter()
-                .filter_map(|r| {
-                    let name = r.first()?.clone()?.to_ascii_lowercase();
-                    Some((
-                        name,
-                        ColumnFacts {
-                            data_type: r.get(1)?.clone()?.to_ascii_lowercase(),
-                            scale: num(r.get(2)?),
-                            precision: num(r.get(3)?),
-                            charset: r.get(4)?.clone().map(|c| c.to_ascii_lowercase()),
-                        },
-                    ))
-                })
-                .collect())
-        }))
-        .await
+    /// What the catalog says of `table`'s columns, by lower-case column name; asked once per
+    /// table per reader.
+    async fn catalog(&self, table: &str) -> Result<Arc<super::Catalog>, DbError> {
+        if let Some(known) = self.catalogs.lock().expect("catalog cache").get(table) {
+            return Ok(known.clone());
+        }
+        let sql = self.dialect().catalog(table);
+        let facts = self
+            .ask(Question::new(Query::text(sql), |rows| {
+                let text = |v: Option<&Option<String>>| v.cloned().flatten();
+                let lower = |v: Option<&Option<String>>| text(v).map(|t| t.to_ascii_lowercase());
+                let num = |v: Option<&Option<String>>| text(v).and_then(|t| t.parse().ok());
+                Ok(rows
+                    .iter()
+                    .filter_map(|r| {
+                        let name = lower(r.first())?;
+                        let data_type = lower(r.get(1))?;
+                        Some((
+                            name,
+                            ColumnFacts {
+                                data_type,
+                                column_type: lower(r.get(2)).unwrap_or_default(),
+                                scale: num(r.get(3)),
+                                precision: num(r.get(4)),
+                                charset: lower(r.get(5)),
+                                kind: text(r.get(6)),
+                            },
+                        ))
+                    })
+                    .collect::<HashMap<_, _>>())
+            }))
+            .await?;
+        let facts = Arc::new(facts);
+        self.catalogs
+            .lock()
+            .expect("catalog cache")
+            .insert(table.to_string(), facts.clone());
+        Ok(facts)
     }
 
     /// Rows of (key, row hash).
@@ -453,4 +524,15 @@ impl Reader<'_> {
         }))
         .await
     }
+}
+
+/// The column a bare (optionally quoted) identifier names, in lower case; `None` for any
+/// other expression.
+fn bare_column(expr: &str) -> Option<String> {
+    let bare = expr.trim().trim_matches(|c| c == '`' || c == '"');
+    let is_ident = !bare.is_empty()
+        && bare
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    is_ident.then(|| bare.to_ascii_lowercase())
 }

@@ -3,7 +3,6 @@
 //! produces. The question builders in `sql`, `content` and `lookups` compose a dialect's pieces
 //! into the queries checks ask; nothing here knows which check asks.
 
-use crate::compare::normalize::LogicalType;
 use crate::compare::{Col, ColumnFacts, Native};
 
 /// A possibly schema-qualified table name as two SQL string literals for catalog queries:
@@ -56,8 +55,9 @@ pub trait Dialect: Send + Sync {
             .join(".")
     }
 
-    /// Placeholder for the `n`-th (1-based) parameter, typed as the key part `ty`.
-    fn placeholder(&self, n: usize, ty: LogicalType) -> String;
+    /// Placeholder for the `n`-th (1-based) parameter, a value of key column `col`; `big`: an
+    /// integer beyond 64 bits, bound as its decimal text.
+    fn placeholder(&self, n: usize, col: &Col, big: bool) -> String;
 
     /// A key expression as it is compared: in byte order for text on every engine.
     fn key_operand(&self, col: &Col) -> String;
@@ -68,11 +68,13 @@ pub trait Dialect: Send + Sync {
     /// `COALESCE('V' || chars || ':' || x, 'N')` in this dialect.
     fn text_token(&self, canonical: &str) -> String;
 
-    /// A query listing the table's columns as (name, data type, numeric scale, datetime
-    /// precision, character set), all text; `None` where the engine has no such catalog.
-    fn catalog(&self, _table: &str) -> Option<String> {
-        None
-    }
+    /// A query listing the table's columns as (name, data type, column type, numeric scale,
+    /// datetime precision, character set, type kind) — see [`ColumnFacts`] — all text.
+    fn catalog(&self, table: &str) -> String;
+
+    /// What a column with these catalog facts holds, where the facts say more than the
+    /// driver's description of a result column does.
+    fn native_of(&self, facts: &ColumnFacts) -> Option<Native>;
 
     /// Whether `col` (a bare column with these catalog facts, read in `tz`) can be rendered
     /// with a plain cast (see [`Col::plain`]).
@@ -131,9 +133,13 @@ pub trait Dialect: Send + Sync {
     /// chosen at random by the engine without sorting the table.
     fn sample_from(&self, table: &str, fraction: f64) -> (String, Option<String>);
 
+    /// How this engine writes a JSON document canonically: two systems compare JSON only
+    /// when their forms are the same.
+    fn json_form(&self) -> &'static str;
+
     /// Whether what this engine says an expression's type is says little about its values
     /// (a declared type that does not bind them), so the other side's type decides.
-    fn says_little(&self, _native: Native) -> bool {
+    fn says_little(&self, _native: &Native) -> bool {
         false
     }
 

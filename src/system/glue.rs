@@ -18,11 +18,20 @@ macro_rules! driver_glue {
     }};
     // A result cell as text: text columns as they are, integer columns (counts, block
     // numbers, which need no cast in SQL) printed; `$extra` lists more integer types.
+    // Text the driver calls binary (a column under a `_bin` collation, read as it is) is
+    // read as UTF-8, which every canonical value is.
     (text_cell $row:expr, $i:expr $(, $extra:ty)*) => {
         $row.try_get::<Option<String>, _>($i)
             .or_else(|_| $row.try_get::<Option<i64>, _>($i).map(|v| v.map(|v| v.to_string())))
             .or_else(|_| $row.try_get::<Option<i32>, _>($i).map(|v| v.map(|v| v.to_string())))
             $(.or_else(|_| $row.try_get::<Option<$extra>, _>($i).map(|v| v.map(|v| v.to_string()))))*
+            .or_else(|e| match $row.try_get::<Option<Vec<u8>>, _>($i) {
+                Ok(Some(bytes)) => String::from_utf8(bytes)
+                    .map(Some)
+                    .map_err(|u| sqlx::Error::Decode(Box::new(u))),
+                Ok(None) => Ok(None),
+                Err(_) => Err(e),
+            })
     };
     (text_rows $rows:expr) => {
         $rows

@@ -265,7 +265,7 @@ impl Reader<'_> {
                             &Col {
                                 expr: format!("{f}({m})"),
                                 ty: LogicalType::Text,
-                                native: Native::Other,
+                                native: Native::Text,
                                 plain: false,
                             },
                             side.tz,

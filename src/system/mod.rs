@@ -91,6 +91,7 @@ impl System {
             system: self,
             queries: AtomicU64::new(0),
             rows: AtomicU64::new(0),
+            catalogs: Default::default(),
         }
     }
 
@@ -250,7 +251,12 @@ pub struct Reader<'a> {
     system: &'a System,
     queries: AtomicU64,
     rows: AtomicU64,
+    /// What the catalog said of each table asked about, so one run asks once.
+    catalogs: std::sync::Mutex<std::collections::HashMap<String, Arc<Catalog>>>,
 }
+
+/// A table's columns as its catalog describes them, by lower-case name.
+type Catalog = std::collections::HashMap<String, crate::compare::ColumnFacts>;
 
 impl Reader<'_> {
     pub fn name(&self) -> &str {
@@ -333,9 +339,15 @@ impl Reader<'_> {
         self.dialect().quote_ident(ident)
     }
 
+    /// How this system writes a JSON document canonically (two systems compare JSON only
+    /// when they write it the same way).
+    pub fn json_form(&self) -> &'static str {
+        self.dialect().json_form()
+    }
+
     /// Whether this system's word on an expression's type says little about its values
     /// (the other side's type then decides how the two compare).
-    pub fn says_little(&self, native: Native) -> bool {
+    pub fn says_little(&self, native: &Native) -> bool {
         self.dialect().says_little(native)
     }
 }

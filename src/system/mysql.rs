@@ -12,7 +12,7 @@ use std::str::FromStr;
 use super::dialect::{schema_and_name, Dialect, Param, Query};
 use super::engine::{classify_common, DbErrorKind, Engine, RowSender};
 use crate::compare::normalize::LogicalType;
-use crate::compare::{Col, Native};
+use crate::compare::{Col, ColumnFacts, Native};
 use crate::config::{EngineKind, SystemConfig};
 use sqlx::{Column, Row, TypeInfo};
 
@@ -160,8 +160,10 @@ impl Dialect for MySqlDialect {
         format!("`{}`", ident.replace('`', "``"))
     }
 
-    fn placeholder(&self, _n: usize, ty: LogicalType) -> String {
-        match ty {
+    fn placeholder(&self, _n: usize, col: &Col, big: bool) -> String {
+        match col.ty {
+            // Beyond 64 bits (an unsigned BIGINT past i64): exact as a DECIMAL, never a double.
+            LogicalType::Int if big => "CAST(? AS DECIMAL(65,0))".to_string(),
             LogicalType::Int => "?".to_string(),
             LogicalType::Date => "CAST(? AS DATE)".to_string(),
             // Compared as UTF-8 bytes: no collation, no PAD SPACE.
@@ -173,9 +175,10 @@ impl Dialect for MySqlDialect {
         match col.ty {
             LogicalType::Int => format!("({})", col.expr),
             LogicalType::Date => format!("CAST(({}) AS DATE)", col.expr),
-            // A uuid held as text may be in upper case or without hyphens: order and compare
-            // its canonical spelling, as the other engines do.
-            LogicalType::Uuid if col.native != Native::Bytes => {
+            // A uuid held as text (any case, with or without hyphens), as 16 bytes or as
+            // MariaDB's UUID (which sorts by swapped segments): order and compare its
+            // canonical spelling, as the other engines do.
+            LogicalType::Uuid => {
                 format!("CAST({} AS BINARY)", self.canonical(col, chrono_tz::UTC))
             }
             _ => format!("CAST(CONVERT(({}) USING utf8mb4) AS BINARY)", col.expr),
@@ -187,11 +190,21 @@ impl Dialect for MySqlDialect {
         match col.ty {
             LogicalType::Int => match col.native {
                 // `+ 0` turns BIT values into numbers.
-                Native::Int => format!("CAST(({e}) + 0 AS CHAR)"),
+                Native::Int { .. } => format!("CAST(({e}) + 0 AS CHAR)"),
                 _ => format!("CAST(CAST(({e}) AS DECIMAL(65,0)) AS CHAR)"),
             },
             LogicalType::Decimal(_) if col.plain => format!("CAST(({e}) AS CHAR)"),
             LogicalType::Decimal(s) => format!("CAST(CAST(({e}) AS DECIMAL(65,{s})) AS CHAR)"),
+            LogicalType::Number => {
+                let text = match col.native {
+                    Native::Int { .. } => return format!("CAST(({e}) + 0 AS CHAR)"),
+                    Native::Decimal { scale: Some(0) } => return format!("CAST(({e}) AS CHAR)"),
+                    Native::Decimal { scale: Some(_) } => format!("CAST(({e}) AS CHAR)"),
+                    _ => format!("CAST(CAST(({e}) AS DECIMAL(65,30)) AS CHAR)"),
+                };
+                // Fractional digits only: trailing zeros, then a bare point, go.
+                format!("TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {text}))")
+            }
             LogicalType::Float(p) => {
                 // `normalize::float_canonical` step for step: LOG10 and POW are glibc's
                 // log10 and pow, ROUND(double) is rint (ties to even). No NaN or infinity
@@ -213,7 +226,7 @@ impl Dialect for MySqlDialect {
             LogicalType::Bool => match col.native {
                 // Anything else fails the check (as a warning the engine turns into an error)
                 // rather than reading as NULL.
-                Native::Text | Native::Other => format!(
+                Native::Text | Native::Other(_) => format!(
                     "CASE WHEN LOWER(({e})) IN ('1','t','true','y','yes','on') THEN '1' \
                      WHEN LOWER(({e})) IN ('0','f','false','n','no','off') THEN '0' \
                      WHEN ({e}) IS NOT NULL THEN CAST(CAST(CONCAT('cannot read ', ({e}), ' as bool') AS SIGNED) AS CHAR) END"
@@ -222,27 +235,70 @@ impl Dialect for MySqlDialect {
             },
             LogicalType::Text if col.plain => format!("({e})"),
             LogicalType::Text => format!("CONVERT(({e}) USING utf8mb4)"),
-            LogicalType::Date => format!("DATE_FORMAT(({e}), '%Y-%m-%d')"),
-            LogicalType::Timestamp(_) if col.plain => format!("CAST(({e}) AS CHAR)"),
+            // A zero date (`0000-00-00`, which MySQL and MariaDB accept where the SQL mode
+            // allows) compares as NULL, as migration tools load it; a partial one
+            // (`2020-00-15`) keeps its text, so it never equals a real date.
+            LogicalType::Date => format!("NULLIF(DATE_FORMAT(({e}), '%Y-%m-%d'), '0000-00-00')"),
             LogicalType::Timestamp(p) => {
+                let len = if p == 0 { 19 } else { 20 + p as usize };
+                let zero = &"0000-00-00 00:00:00.000000"[..len];
+                if col.plain {
+                    return format!("NULLIF(CAST(({e}) AS CHAR), '{zero}')");
+                }
                 // TIMESTAMP columns arrive in the session zone, which is UTC; DATETIME columns
                 // are zone-less and read in the system's zone.
-                let utc = match col.native {
-                    Native::Timestamp { zoned: true } => format!("({e})"),
-                    _ if tz == chrono_tz::UTC => format!("({e})"),
-                    _ => wall_to_utc(e, tz),
-                };
-                let len = if p == 0 { 19 } else { 20 + p as usize };
-                format!("LEFT(DATE_FORMAT({utc}, '%Y-%m-%d %H:%i:%s.%f'), {len})")
+                match col.native {
+                    Native::Timestamp { zoned: false, .. } | Native::Date
+                        if tz != chrono_tz::UTC =>
+                    {
+                        // The conversion must not see a zero date.
+                        format!(
+                            "CASE WHEN CAST(({e}) AS CHAR) LIKE '0000-00-00%' THEN NULL \
+                             ELSE LEFT(DATE_FORMAT({}, '%Y-%m-%d %H:%i:%s.%f'), {len}) END",
+                            wall_to_utc(e, tz)
+                        )
+                    }
+                    _ => format!(
+                        "NULLIF(LEFT(DATE_FORMAT(({e}), '%Y-%m-%d %H:%i:%s.%f'), {len}), '{zero}')"
+                    ),
+                }
             }
+            LogicalType::Time(p) => {
+                let hms = format!("TIME_FORMAT(({e}), '%H:%i:%s')");
+                if p == 0 {
+                    hms
+                } else {
+                    format!("CONCAT({hms}, '.', LEFT(TIME_FORMAT(({e}), '%f'), {p}))")
+                }
+            }
+            LogicalType::Set => match &col.native {
+                // Its members in byte order, each there or not: the order a SET reads back in
+                // is its declaration's, not the members'.
+                Native::Set(members) if !members.is_empty() => {
+                    let arms: Vec<String> = members
+                        .iter()
+                        .map(|m| {
+                            let lit = format!("'{}'", m.replace('\\', "\\\\").replace('\'', "''"));
+                            format!("IF(FIND_IN_SET({lit}, ({e})), {lit}, NULL)")
+                        })
+                        .collect();
+                    format!(
+                        "CASE WHEN ({e}) IS NOT NULL THEN CONVERT(CONCAT_WS(',', {}) USING utf8mb4) END",
+                        arms.join(", ")
+                    )
+                }
+                _ => format!("CONVERT(({e}) USING utf8mb4)"),
+            },
             LogicalType::Uuid => {
                 let hex = match col.native {
                     Native::Bytes => format!("HEX(({e}))"),
-                    _ => format!("REPLACE(CONVERT(({e}) USING utf8mb4), '-', '')"),
+                    _ => format!("REPLACE(CONVERT(CAST(({e}) AS CHAR) USING utf8mb4), '-', '')"),
                 };
                 format!("LOWER(INSERT(INSERT(INSERT(INSERT({hex}, 9, 0, '-'), 14, 0, '-'), 19, 0, '-'), 24, 0, '-'))")
             }
             LogicalType::Bytes => format!("LOWER(HEX(({e})))"),
+            // Keys sorted, no whitespace, numbers in one notation.
+            LogicalType::Json => format!("CONVERT(JSON_NORMALIZE(({e})) USING utf8mb4)"),
         }
     }
 
@@ -258,6 +314,10 @@ impl Dialect for MySqlDialect {
         format!("CAST(CONV(SUBSTRING(MD5({text}), 1, 15), 16, 10) AS UNSIGNED)")
     }
 
+    fn json_form(&self) -> &'static str {
+        "MariaDB's JSON_NORMALIZE"
+    }
+
     fn to_text(&self, expr: &str) -> String {
         format!("CAST({expr} AS CHAR)")
     }
@@ -270,16 +330,58 @@ impl Dialect for MySqlDialect {
         (table.to_string(), Some(format!("RAND() < {fraction}")))
     }
 
-    fn catalog(&self, table: &str) -> Option<String> {
+    fn catalog(&self, table: &str) -> String {
         let (schema, name) = schema_and_name(table, "DATABASE()");
-        Some(format!(
-            "SELECT CAST(COLUMN_NAME AS CHAR), CAST(DATA_TYPE AS CHAR), CAST(NUMERIC_SCALE AS CHAR), \
-             CAST(DATETIME_PRECISION AS CHAR), CAST(CHARACTER_SET_NAME AS CHAR) \
-             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name}",
-        ))
+        format!(
+            "SELECT CAST(COLUMN_NAME AS CHAR), CAST(DATA_TYPE AS CHAR), CAST(COLUMN_TYPE AS CHAR), \
+             CAST(NUMERIC_SCALE AS CHAR), CAST(DATETIME_PRECISION AS CHAR), \
+             CAST(CHARACTER_SET_NAME AS CHAR), \
+             (SELECT 'json' FROM information_schema.CHECK_CONSTRAINTS k \
+              WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME \
+              AND k.CHECK_CLAUSE = CONCAT('json_valid(`', c.COLUMN_NAME, '`)') LIMIT 1) \
+             FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = {schema} AND c.TABLE_NAME = {name}",
+        )
     }
 
-    fn plain(&self, col: &Col, facts: &crate::compare::ColumnFacts, tz: chrono_tz::Tz) -> bool {
+    fn native_of(&self, f: &ColumnFacts) -> Option<Native> {
+        let scale = f.scale.and_then(|s| u8::try_from(s).ok());
+        let precision = f.precision.and_then(|p| u8::try_from(p).ok());
+        let unsigned = f.column_type.contains("unsigned");
+        Some(match f.data_type.as_str() {
+            // TINYINT(1) is how MySQL and MariaDB declare BOOLEAN.
+            "tinyint" if f.column_type.starts_with("tinyint(1)") => Native::Bool,
+            "bit" if f.column_type == "bit(1)" => Native::Bool,
+            "tinyint" | "smallint" | "mediumint" | "int" | "bigint" | "year" | "bit" => {
+                Native::Int { unsigned }
+            }
+            "decimal" => Native::Decimal { scale },
+            "float" => Native::Float { single: true },
+            "double" => Native::Float { single: false },
+            // MariaDB's JSON is LONGTEXT with a `json_valid` check.
+            "longtext" if f.kind.as_deref() == Some("json") => Native::Json,
+            "json" => Native::Json,
+            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => Native::Text,
+            "enum" => Native::Enum,
+            "set" => Native::Set(set_members(&f.column_type).into()),
+            "date" => Native::Date,
+            "time" => Native::Time { precision },
+            "datetime" => Native::Timestamp {
+                zoned: false,
+                precision,
+            },
+            "timestamp" => Native::Timestamp {
+                zoned: true,
+                precision,
+            },
+            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
+                Native::Bytes
+            }
+            "uuid" => Native::Uuid,
+            other => Native::other(other),
+        })
+    }
+
+    fn plain(&self, col: &Col, facts: &ColumnFacts, tz: chrono_tz::Tz) -> bool {
         match col.ty {
             // DECIMAL(M,S) prints exactly S fractional digits.
             LogicalType::Decimal(s) => {
@@ -347,21 +449,65 @@ fn wall_to_utc(e: &str, tz: chrono_tz::Tz) -> String {
 
 /// Maps MySQL/MariaDB type names (as the driver reports them) to what comparison needs.
 fn native(type_name: &str) -> Native {
-    let t = type_name.trim_end_matches(" UNSIGNED");
-    match t {
+    let unsigned = type_name.ends_with(" UNSIGNED");
+    match type_name.trim_end_matches(" UNSIGNED") {
         "BOOLEAN" => Native::Bool,
-        "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "BIT" => Native::Int,
-        "DECIMAL" => Native::Decimal,
-        "FLOAT" | "DOUBLE" => Native::Float,
-        "VARCHAR" | "CHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" | "SET" => {
-            Native::Text
+        "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" | "BIT" => {
+            Native::Int { unsigned }
         }
+        "DECIMAL" => Native::Decimal { scale: None },
+        "FLOAT" => Native::Float { single: true },
+        "DOUBLE" => Native::Float { single: false },
+        "VARCHAR" | "CHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" => Native::Text,
+        "ENUM" => Native::Enum,
+        "SET" => Native::Set(Vec::new().into()),
         "DATE" => Native::Date,
-        "DATETIME" => Native::Timestamp { zoned: false },
-        "TIMESTAMP" => Native::Timestamp { zoned: true },
+        "TIME" => Native::Time { precision: None },
+        "DATETIME" => Native::Timestamp {
+            zoned: false,
+            precision: None,
+        },
+        "TIMESTAMP" => Native::Timestamp {
+            zoned: true,
+            precision: None,
+        },
         "VARBINARY" | "BINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" => Native::Bytes,
-        _ => Native::Other,
+        other => Native::other(other),
     }
+}
+
+/// The members of a `set('a','b')` declaration, sorted by their bytes.
+fn set_members(column_type: &str) -> Vec<String> {
+    let inner = column_type
+        .strip_prefix("set(")
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or("");
+    let mut members = Vec::new();
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            continue;
+        }
+        let mut m = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    m.push('\'');
+                }
+                '\'' => break,
+                '\\' => {
+                    if let Some(n) = chars.next() {
+                        m.push(n);
+                    }
+                }
+                c => m.push(c),
+            }
+        }
+        members.push(m);
+    }
+    members.sort();
+    members
 }
 
 /// A result cell as text: text columns as they are, integer columns (counts, block numbers,

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use super::dialect::{schema_and_name, Dialect, Param, Query};
 use super::engine::{classify_common, DbErrorKind, Engine, RowSender};
 use crate::compare::normalize::LogicalType;
-use crate::compare::{Col, Native};
+use crate::compare::{Col, ColumnFacts, Native};
 use crate::config::{EngineKind, SystemConfig};
 use sqlx::{Column, Executor, Row, TypeInfo};
 
@@ -114,8 +114,11 @@ impl Dialect for PgDialect {
         format!("\"{}\"", ident.replace('"', "\"\""))
     }
 
-    fn placeholder(&self, n: usize, ty: LogicalType) -> String {
-        match ty {
+    fn placeholder(&self, n: usize, col: &Col, big: bool) -> String {
+        match col.ty {
+            // A BIGINT compares with a NUMERIC column by value (and keeps a BIGINT column's
+            // index usable); only a value beyond 64 bits needs NUMERIC.
+            LogicalType::Int if big => format!("${n}::NUMERIC"),
             LogicalType::Int => format!("${n}::BIGINT"),
             LogicalType::Uuid => format!("${n}::UUID"),
             LogicalType::Date => format!("${n}::DATE"),
@@ -128,7 +131,7 @@ impl Dialect for PgDialect {
             // Byte order, whatever the column's collation: the same order as the other engines.
             LogicalType::Text => format!("CAST(({}) AS TEXT) COLLATE \"C\"", col.expr),
             LogicalType::Uuid if col.native != Native::Uuid => {
-                format!("CAST(({}) AS UUID)", col.expr)
+                format!("CAST(CAST(({}) AS TEXT) AS UUID)", col.expr)
             }
             LogicalType::Date if col.native != Native::Date => {
                 format!("CAST(({}) AS DATE)", col.expr)
@@ -141,11 +144,12 @@ impl Dialect for PgDialect {
         let e = &col.expr;
         match col.ty {
             LogicalType::Int => match col.native {
-                Native::Int => format!("CAST(({e}) AS TEXT)"),
+                Native::Int { .. } => format!("CAST(({e}) AS TEXT)"),
                 _ => format!("CAST(ROUND(CAST(({e}) AS NUMERIC)) AS TEXT)"),
             },
             LogicalType::Decimal(_) if col.plain => format!("CAST(({e}) AS TEXT)"),
             LogicalType::Decimal(s) => format!("CAST(ROUND(CAST(({e}) AS NUMERIC), {s}) AS TEXT)"),
+            LogicalType::Number => format!("CAST(TRIM_SCALE(CAST(({e}) AS NUMERIC)) AS TEXT)"),
             LogicalType::Float(p) => {
                 // `normalize::float_canonical` step for step: LOG and POWER on doubles are
                 // glibc's log10 and pow, ROUND(double) is rint (ties to even).
@@ -167,7 +171,7 @@ impl Dialect for PgDialect {
             }
             LogicalType::Bool => match col.native {
                 Native::Bool => format!("CASE WHEN ({e}) THEN '1' WHEN NOT ({e}) THEN '0' END"),
-                Native::Int | Native::Decimal | Native::Float => {
+                Native::Int { .. } | Native::Decimal { .. } | Native::Float { .. } => {
                     format!("CASE WHEN ({e}) <> 0 THEN '1' WHEN ({e}) = 0 THEN '0' END")
                 }
                 // Text that is no boolean fails the query (a cast error naming the value)
@@ -180,13 +184,22 @@ impl Dialect for PgDialect {
             },
             LogicalType::Text => format!("CAST(({e}) AS TEXT)"),
             LogicalType::Date => format!("TO_CHAR(CAST(({e}) AS DATE), 'YYYY-MM-DD')"),
+            LogicalType::Time(p) => {
+                let len = if p == 0 { 8 } else { 9 + p as usize };
+                format!("LEFT(TO_CHAR(CAST(({e}) AS TIME), 'HH24:MI:SS.US'), {len})")
+            }
+            LogicalType::Set => format!(
+                "CASE WHEN ({e}) IS NOT NULL THEN ARRAY_TO_STRING(ARRAY(SELECT DISTINCT CAST(dw_m AS TEXT) COLLATE \"C\" FROM UNNEST(({e})) AS dw_m WHERE dw_m <> '' ORDER BY 1), ',') END"
+            ),
             LogicalType::Timestamp(p) => {
                 // `cheap`: the UTC expression is cheap enough to evaluate several times.
                 let (utc, cheap) = match col.native {
-                    Native::Timestamp { zoned: true } => (format!("(({e}) AT TIME ZONE 'UTC')"), true),
+                    Native::Timestamp { zoned: true, .. } => {
+                        (format!("(({e}) AT TIME ZONE 'UTC')"), true)
+                    }
                     _ if tz == chrono_tz::UTC => (
                         format!("CAST(({e}) AS TIMESTAMP)"),
-                        col.native == Native::Timestamp { zoned: false },
+                        matches!(col.native, Native::Timestamp { zoned: false, .. }),
                     ),
                     _ => (
                         format!(
@@ -223,6 +236,8 @@ impl Dialect for PgDialect {
                 _ => format!("CAST(CAST(CAST(({e}) AS TEXT) AS UUID) AS TEXT)"),
             },
             LogicalType::Bytes => format!("ENCODE(CAST(({e}) AS BYTEA), 'hex')"),
+            // jsonb's text: keys in its own order, one spacing, escapes resolved.
+            LogicalType::Json => format!("CAST(CAST(({e}) AS JSONB) AS TEXT)"),
         }
     }
 
@@ -232,6 +247,10 @@ impl Dialect for PgDialect {
 
     fn hash60(&self, text: &str) -> String {
         format!("CAST(CAST(('x' || SUBSTR(MD5({text}), 1, 15)) AS BIT(60)) AS BIGINT)")
+    }
+
+    fn json_form(&self) -> &'static str {
+        "PostgreSQL's jsonb"
     }
 
     fn to_text(&self, expr: &str) -> String {
@@ -246,16 +265,56 @@ impl Dialect for PgDialect {
         )
     }
 
-    fn catalog(&self, table: &str) -> Option<String> {
+    fn catalog(&self, table: &str) -> String {
         let (schema, name) = schema_and_name(table, "current_schema()");
-        Some(format!(
-            "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT), CAST(numeric_scale AS TEXT), \
-             CAST(datetime_precision AS TEXT), CAST(character_set_name AS TEXT) \
-             FROM information_schema.columns WHERE table_schema = {schema} AND table_name = {name}"
-        ))
+        // A domain's column reports its base type (data_type, udt_name, scale), so a domain
+        // compares as the type it is made of.
+        format!(
+            "SELECT CAST(c.column_name AS TEXT), CAST(c.data_type AS TEXT), CAST(c.udt_name AS TEXT), \
+             CAST(c.numeric_scale AS TEXT), CAST(c.datetime_precision AS TEXT), \
+             CAST(c.character_set_name AS TEXT), CAST(t.typtype AS TEXT) \
+             FROM information_schema.columns c \
+             LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = c.udt_schema \
+             LEFT JOIN pg_catalog.pg_type t ON t.typname = c.udt_name AND t.typnamespace = n.oid \
+             WHERE c.table_schema = {schema} AND c.table_name = {name}"
+        )
     }
 
-    fn plain(&self, col: &Col, facts: &crate::compare::ColumnFacts, _tz: chrono_tz::Tz) -> bool {
+    fn native_of(&self, f: &ColumnFacts) -> Option<Native> {
+        let scale = f.scale.and_then(|s| u8::try_from(s).ok());
+        let precision = f.precision.and_then(|p| u8::try_from(p).ok());
+        Some(match f.data_type.as_str() {
+            "smallint" | "integer" | "bigint" => Native::Int { unsigned: false },
+            "numeric" => Native::Decimal { scale },
+            "real" => Native::Float { single: true },
+            "double precision" => Native::Float { single: false },
+            "boolean" => Native::Bool,
+            "text" | "character varying" | "character" | "\"char\"" | "name" => Native::Text,
+            "date" => Native::Date,
+            "time without time zone" => Native::Time { precision },
+            "timestamp without time zone" => Native::Timestamp {
+                zoned: false,
+                precision,
+            },
+            "timestamp with time zone" => Native::Timestamp {
+                zoned: true,
+                precision,
+            },
+            "uuid" => Native::Uuid,
+            "bytea" => Native::Bytes,
+            "json" | "jsonb" => Native::Json,
+            "array" => Native::Array(std::sync::Arc::from(f.column_type.trim_start_matches('_'))),
+            "user-defined" if f.kind.as_deref() == Some("e") => Native::Enum,
+            "user-defined" if f.column_type == "citext" => Native::Text,
+            _ => Native::other(if f.data_type == "user-defined" {
+                &f.column_type
+            } else {
+                &f.data_type
+            }),
+        })
+    }
+
+    fn plain(&self, col: &Col, facts: &ColumnFacts, _tz: chrono_tz::Tz) -> bool {
         // NUMERIC(P,S) prints exactly S fractional digits.
         matches!(col.ty, LogicalType::Decimal(s)
             if facts.data_type == "numeric" && facts.scale == Some(i64::from(s)))
@@ -279,18 +338,32 @@ impl Dialect for PgDialect {
 
 /// Maps PostgreSQL type names to what comparison needs to know.
 fn native(type_name: &str) -> Native {
-    match type_name {
-        "INT2" | "INT4" | "INT8" | "OID" => Native::Int,
-        "NUMERIC" => Native::Decimal,
-        "FLOAT4" | "FLOAT8" => Native::Float,
+    match type_name.to_ascii_uppercase().as_str() {
+        "INT2" | "INT4" | "INT8" | "OID" => Native::Int { unsigned: false },
+        "NUMERIC" => Native::Decimal { scale: None },
+        "FLOAT4" => Native::Float { single: true },
+        "FLOAT8" => Native::Float { single: false },
         "BOOL" => Native::Bool,
         "TEXT" | "VARCHAR" | "BPCHAR" | "CHAR" | "NAME" | "CITEXT" => Native::Text,
         "DATE" => Native::Date,
-        "TIMESTAMP" => Native::Timestamp { zoned: false },
-        "TIMESTAMPTZ" => Native::Timestamp { zoned: true },
+        "TIME" => Native::Time { precision: None },
+        "TIMESTAMP" => Native::Timestamp {
+            zoned: false,
+            precision: None,
+        },
+        "TIMESTAMPTZ" => Native::Timestamp {
+            zoned: true,
+            precision: None,
+        },
         "UUID" => Native::Uuid,
         "BYTEA" => Native::Bytes,
-        _ => Native::Other,
+        "JSON" | "JSONB" => Native::Json,
+        t => match t.strip_suffix("[]") {
+            Some(element) => {
+                Native::Array(std::sync::Arc::from(element.to_ascii_lowercase().as_str()))
+            }
+            None => Native::other(type_name),
+        },
     }
 }
 

@@ -222,11 +222,16 @@ impl<'a> Binder<'a> {
         key.iter()
             .zip(&self.side.key)
             .map(|(part, col)| {
-                self.params.push(match part {
-                    KeyPart::Int(i) => Param::Int(*i),
-                    KeyPart::Text(s) => Param::Text(s.clone()),
-                });
-                self.d.placeholder(self.params.len(), col.ty)
+                let (param, big) = match part {
+                    KeyPart::Int(i) => match i64::try_from(*i) {
+                        Ok(v) => (Param::Int(v), false),
+                        // Beyond 64 bits (an unsigned BIGINT): bound as its digits.
+                        Err(_) => (Param::Text(i.to_string()), true),
+                    },
+                    KeyPart::Text(s) => (Param::Text(s.clone()), false),
+                };
+                self.params.push(param);
+                self.d.placeholder(self.params.len(), col, big)
             })
             .collect()
     }
@@ -302,8 +307,8 @@ pub(super) fn int_ranges(b: &mut Binder<'_>, within: &[(i64, i64)]) -> String {
     within
         .iter()
         .map(|(lo, hi)| {
-            let lo = b.compare(">=", &vec![KeyPart::Int(*lo)]);
-            let hi = b.compare("<=", &vec![KeyPart::Int(*hi)]);
+            let lo = b.compare(">=", &vec![KeyPart::Int(i128::from(*lo))]);
+            let hi = b.compare("<=", &vec![KeyPart::Int(i128::from(*hi))]);
             format!("({lo} AND {hi})")
         })
         .collect::<Vec<_>>()

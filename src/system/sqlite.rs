@@ -17,7 +17,7 @@ use sqlx::ConnectOptions;
 use super::dialect::{Dialect, Param, Query};
 use super::engine::{classify_common, DbErrorKind, Engine, RowSender};
 use crate::compare::normalize::{self, LogicalType, Raw};
-use crate::compare::{Col, Native};
+use crate::compare::{Col, ColumnFacts, Native};
 use crate::config::{EngineKind, SystemConfig};
 use sqlx::{Column, Executor, Row, TypeInfo};
 
@@ -167,7 +167,7 @@ impl Dialect for SqliteDialect {
         format!("\"{}\"", ident.replace('"', "\"\""))
     }
 
-    fn placeholder(&self, n: usize, _ty: LogicalType) -> String {
+    fn placeholder(&self, n: usize, _col: &Col, _big: bool) -> String {
         format!("?{n}")
     }
 
@@ -216,9 +216,52 @@ impl Dialect for SqliteDialect {
         true
     }
 
-    fn says_little(&self, native: Native) -> bool {
+    fn json_form(&self) -> &'static str {
+        "the agent's own (SQLite)"
+    }
+
+    fn says_little(&self, _native: &Native) -> bool {
         // A column's declared type does not bind its values, and expressions have none.
-        matches!(native, Native::Text | Native::Other | Native::Int)
+        true
+    }
+
+    fn catalog(&self, table: &str) -> String {
+        // The declared type (`NUMERIC(10,2)`, `DATETIME`, `NVARCHAR(40)`) is all there is.
+        let name = table.rsplit('.').next().unwrap_or(table).trim();
+        format!(
+            "SELECT name, lower(type), lower(type), NULL, NULL, NULL, NULL FROM pragma_table_info('{}')",
+            name.replace('\'', "''")
+        )
+    }
+
+    fn native_of(&self, f: &ColumnFacts) -> Option<Native> {
+        let t = f.data_type.trim();
+        let (name, args) = match t.split_once('(') {
+            Some((n, a)) => (n.trim(), a.trim_end_matches(')')),
+            None => (t, ""),
+        };
+        let scale = args
+            .split(',')
+            .nth(1)
+            .and_then(|s| s.trim().parse::<u8>().ok());
+        Some(match name {
+            "" => return None,
+            n if n.contains("int") => Native::Int { unsigned: false },
+            "bool" | "boolean" => Native::Bool,
+            "numeric" | "decimal" => Native::Decimal { scale },
+            "real" | "float" | "double" | "double precision" => Native::Float { single: false },
+            n if n.contains("char") || n.contains("clob") || n.contains("text") => Native::Text,
+            "date" => Native::Date,
+            "time" => Native::Time { precision: None },
+            "datetime" | "timestamp" => Native::Timestamp {
+                zoned: false,
+                precision: None,
+            },
+            "blob" => Native::Bytes,
+            "uuid" => Native::Uuid,
+            "json" => Native::Json,
+            other => Native::other(other),
+        })
     }
 
     fn sample_from(&self, table: &str, fraction: f64) -> (String, Option<String>) {
@@ -233,13 +276,18 @@ impl Dialect for SqliteDialect {
 /// SQLite's declared types, as far as comparison cares; expressions have none.
 fn native(type_name: &str) -> Native {
     match type_name.to_ascii_uppercase().as_str() {
-        "INTEGER" | "INT" | "BIGINT" => Native::Int,
+        "INTEGER" | "INT" | "BIGINT" => Native::Int { unsigned: false },
         "BOOLEAN" => Native::Bool,
         "TEXT" => Native::Text,
+        "REAL" => Native::Float { single: false },
         "BLOB" => Native::Bytes,
         "DATE" => Native::Date,
-        "DATETIME" => Native::Timestamp { zoned: false },
-        _ => Native::Other,
+        "DATETIME" => Native::Timestamp {
+            zoned: false,
+            precision: None,
+        },
+        // NULL (an expression's type is unknown) and NUMERIC (which may hold anything).
+        _ => Native::other("?"),
     }
 }
 

@@ -18,3 +18,4 @@ mod kinds;
 mod prometheus;
 mod promql;
 mod telemetry;
+mod type_zoo;
