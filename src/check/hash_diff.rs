@@ -583,14 +583,7 @@ pub(super) async fn resolve(
     spec: &HashDiffSpec,
     readers: [&Reader<'_>; 2],
 ) -> Result<Resolved, CheckError> {
-    // Which columns: the mapping, or every column both tables share.
-    let mapped: Vec<(String, [String; 2], Option<LogicalType>)> = match &spec.columns {
-        Some(cols) => cols
-            .iter()
-            .map(|c| (c.name.clone(), c.exprs.clone(), c.ty))
-            .collect(),
-        None => shared_columns(spec, readers).await?,
-    };
+    let mapped = planned_columns(spec, readers).await?;
     let mut natives: Vec<Vec<Native>> = Vec::new();
     for (i, r) in readers.iter().enumerate() {
         let mut exprs: Vec<String> = spec.sides[i].key.clone();
@@ -610,9 +603,17 @@ pub(super) async fn resolve(
     let mut by_agent: [Vec<Col>; 2] = Default::default();
     let mut names: Vec<String> = Vec::new();
     let mut agent_names: Vec<String> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
     for (j, (name, exprs, ty)) in mapped.into_iter().enumerate() {
         let n = [&natives[0][nkey + j], &natives[1][nkey + j]];
-        let compared = infer_content(&name, ty, n, readers)?;
+        let compared = match infer_content(&name, ty, n, readers) {
+            Ok(c) => c,
+            // Every column that cannot be compared is told at once.
+            Err(e) => {
+                problems.push(e.to_string());
+                continue;
+            }
+        };
         let (to, named) = if compared.by_agent {
             (&mut by_agent, &mut agent_names)
         } else {
@@ -627,6 +628,9 @@ pub(super) async fn resolve(
             });
         }
         named.push(name);
+    }
+    if !problems.is_empty() {
+        return Err(CheckError::Config(problems.join("; ")));
     }
     let position = |names: &[String], name: &str, field: &str| {
         names.iter().position(|n| n == name).ok_or_else(|| {
@@ -691,8 +695,39 @@ pub(super) async fn resolve(
     })
 }
 
-/// Every column both tables share by name (case-insensitively), besides the key.
-async fn shared_columns(
+/// The column a bare (optionally quoted) identifier names; `None` for any other expression.
+fn bare(expr: &str) -> Option<String> {
+    let name = expr.trim().trim_matches(|c| c == '`' || c == '"');
+    (!name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$'))
+    .then(|| name.to_string())
+}
+
+/// A column's name as the shared-name default matches it: case and `_` aside
+/// (`InvoiceDate` is `invoice_date`).
+fn match_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// A column on its way into the plan: its logical name, expressions (where known yet),
+/// declared type, and whether a `columns:` entry made it.
+struct Planned {
+    name: String,
+    exprs: [Option<String>; 2],
+    ty: Option<LogicalType>,
+    entry: bool,
+}
+
+/// The columns to compare, as (logical name, expression per side, declared type): every
+/// column both tables share by name (the key aside), refined by `columns:` — an entry
+/// overrides a shared column's expressions or type or adds a column, `exclude` drops, `only`
+/// keeps. Every problem is reported at once. No columns at all is fine: rows compare by key.
+async fn planned_columns(
     spec: &HashDiffSpec,
     readers: [&Reader<'_>; 2],
 ) -> Result<Vec<(String, [String; 2], Option<LogicalType>)>, CheckError> {
@@ -703,34 +738,143 @@ async fn shared_columns(
     let keys: Vec<Vec<String>> = spec
         .sides
         .iter()
-        .map(|s| s.key.iter().map(|k| k.to_ascii_lowercase()).collect())
-        .collect();
-    let shared: Vec<(String, [String; 2], Option<LogicalType>)> = all[1]
-        .iter()
-        .filter(|(name, _)| !keys[1].contains(&name.to_ascii_lowercase()))
-        .filter_map(|(name, _)| {
-            all[0]
+        .map(|s| {
+            s.key
                 .iter()
-                .find(|(other, _)| {
-                    other.eq_ignore_ascii_case(name)
-                        && !keys[0].contains(&other.to_ascii_lowercase())
-                })
-                .map(|(other, _)| {
-                    (
-                        name.clone(),
-                        [readers[0].quote_ident(other), readers[1].quote_ident(name)],
-                        None,
-                    )
-                })
+                .map(|k| match_name(k.trim_matches(|c| c == '`' || c == '"')))
+                .collect()
         })
         .collect();
-    if shared.is_empty() {
-        return Err(CheckError::Config(format!(
-            "tables `{}` and `{}` share no column names besides the key: map the columns with `columns:`",
-            spec.sides[0].table.table, spec.sides[1].table.table
-        )));
+    let mut problems: Vec<String> = Vec::new();
+    // Shared columns, named as the second side (usually the new system) names them.
+    let mut planned: Vec<Planned> = Vec::new();
+    for (name, _) in &all[1] {
+        let m = match_name(name);
+        if keys[1].contains(&m) {
+            continue;
+        }
+        let twins: Vec<&String> = all[0]
+            .iter()
+            .map(|(other, _)| other)
+            .filter(|other| match_name(other) == m && !keys[0].contains(&m))
+            .collect();
+        match twins.as_slice() {
+            [] => {}
+            [other] => planned.push(Planned {
+                name: name.clone(),
+                exprs: [
+                    Some(readers[0].quote_ident(other)),
+                    Some(readers[1].quote_ident(name)),
+                ],
+                ty: None,
+                entry: false,
+            }),
+            several => problems.push(format!(
+                "column `{name}` of `{}` matches {} of `{}` by name: map it with a `columns:` entry",
+                spec.sides[1].table.table,
+                several
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                spec.sides[0].table.table
+            )),
+        }
     }
-    Ok(shared)
+    let position = |planned: &[Planned], name: &str| {
+        planned
+            .iter()
+            .position(|p| match_name(&p.name) == match_name(name))
+    };
+    for entry in &spec.columns.entries {
+        match position(&planned, &entry.name) {
+            Some(j) => {
+                let p = &mut planned[j];
+                for i in 0..2 {
+                    if let Some(e) = &entry.exprs[i] {
+                        p.exprs[i] = Some(e.clone());
+                    }
+                }
+                p.name = entry.name.clone();
+                p.ty = entry.ty.or(p.ty);
+                p.entry = true;
+            }
+            None => {
+                // A shared column an entry maps under another name is that entry's: it is
+                // not compared a second time under its own name.
+                for i in 0..2 {
+                    if let Some(col) = entry.exprs[i].as_deref().and_then(bare) {
+                        planned.retain(|p| {
+                            p.entry
+                                || p.exprs[i].as_deref().and_then(bare).map(|c| match_name(&c))
+                                    != Some(match_name(&col))
+                        });
+                    }
+                }
+                // Not shared: an expression, or the column of the entry's name, on each side.
+                let mut exprs = entry.exprs.clone();
+                for i in 0..2 {
+                    if exprs[i].is_none() {
+                        let found = all[i]
+                            .iter()
+                            .find(|(c, _)| match_name(c) == match_name(&entry.name));
+                        match found {
+                            Some((c, _)) => exprs[i] = Some(readers[i].quote_ident(c)),
+                            None => problems.push(format!(
+                                "column `{}`: `{}` has no column of that name; give its expression for `{}` in the entry",
+                                entry.name,
+                                spec.sides[i].table.table,
+                                readers[i].name()
+                            )),
+                        }
+                    }
+                }
+                planned.push(Planned {
+                    name: entry.name.clone(),
+                    exprs,
+                    ty: entry.ty,
+                    entry: true,
+                });
+            }
+        }
+    }
+    let mut unknown = |listed: &[String], field: &str, planned: &[Planned]| {
+        for name in listed {
+            if position(planned, name).is_none() {
+                problems.push(format!(
+                    "`{field}` names `{name}`, which is not a column both tables have (compared: {})",
+                    planned
+                        .iter()
+                        .map(|p| format!("`{}`", p.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    };
+    unknown(&spec.columns.exclude, "exclude", &planned);
+    if let Some(only) = &spec.columns.only {
+        unknown(only, "only", &planned);
+    }
+    if !problems.is_empty() {
+        return Err(CheckError::Config(problems.join("; ")));
+    }
+    let listed =
+        |list: &[String], name: &str| list.iter().any(|l| match_name(l) == match_name(name));
+    Ok(planned
+        .into_iter()
+        .filter(|p| !listed(&spec.columns.exclude, &p.name))
+        .filter(|p| {
+            spec.columns
+                .only
+                .as_ref()
+                .is_none_or(|o| listed(o, &p.name))
+        })
+        .filter_map(|p| {
+            let [a, b] = p.exprs;
+            Some((p.name, [a?, b?], p.ty))
+        })
+        .collect())
 }
 
 /// Orders two canonical version values: numbers numerically, everything else (timestamps,

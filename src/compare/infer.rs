@@ -11,6 +11,8 @@
 //!   (a single holds about 7, not all exact);
 //! - timestamps and times compare at the coarser side's fractional digits; a date against a
 //!   timestamp compares as a timestamp to the second (a date is midnight);
+//! - a boolean against an integer compares by value (true is 1; MySQL's BOOLEAN is a TINYINT
+//!   that may hold 2);
 //! - text, enums (by label) and text against an enum compare as text;
 //! - a set compares as a set, against another set or a text array;
 //! - a uuid compares as a uuid against text (any case, with or without hyphens) or 16 bytes;
@@ -99,6 +101,12 @@ fn strong_pair(a: &Native, b: &Native) -> Option<(LogicalType, String)> {
             }
         }
         (Bool, Bool) => found(LogicalType::Bool, "booleans"),
+        // MySQL's BOOLEAN is a TINYINT(1), which may hold any small integer: compared with an
+        // integer by value (true is 1), so a 2 is not taken for a 1.
+        (Bool, Int { .. }) | (Int { .. }, Bool) => found(
+            LogicalType::Int,
+            "a boolean and an integer compare by value (true is 1, false 0)",
+        ),
         (Text | Enum, Text | Enum) => found(
             LogicalType::Text,
             if matches!((a, b), (Text, Text)) {
@@ -242,6 +250,9 @@ mod tests {
         let refused = ty(Native::other("point"), Native::Text).unwrap_err();
         assert_eq!(refused, "point against text has no exact comparison");
         assert!(ty(Native::Text, Native::Bytes).is_err());
-        assert!(ty(Native::Int { unsigned: false }, Native::Bool).is_err());
+        assert_eq!(
+            ty(Native::Int { unsigned: false }, Native::Bool),
+            Ok(LogicalType::Int)
+        );
     }
 }

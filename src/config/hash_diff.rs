@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::diag::{list, Diag};
+use super::diag::Diag;
 use super::kind::{system_names, Input, Parsed};
-use super::side::{column_mappings, key_types, table_side, ColumnMapping, TableSide};
+use super::side::{column_refinement, key_types, table_side, ColumnRefinement, TableSide};
 use super::value::duration;
 use super::yaml::{Node, Pos, Spanned};
 use crate::compare::normalize::LogicalType;
@@ -25,8 +25,9 @@ pub struct HashDiffSpec {
     /// How each key column compares, where the databases disagree (a CHAR(36) uuid against
     /// a UUID); inferred when omitted.
     pub key_types: Option<Vec<LogicalType>>,
-    /// The mapped columns; `None` compares every column both tables share by name.
-    pub columns: Option<Vec<ColumnMapping>>,
+    /// How the columns both tables share are refined (overrides, additions, `exclude`,
+    /// `only`); empty: every shared column, as the catalogs type it.
+    pub columns: ColumnRefinement,
     /// How long a difference must persist before it counts as drift.
     pub grace: Option<Duration>,
     /// Compare only rows whose `column` (a logical timestamp column) is within `since`.
@@ -102,28 +103,29 @@ pub(super) fn parse(input: &Input<'_>, d: &mut Diag<'_>) -> Option<Parsed<HashDi
         key_types: raw.key_types,
     };
     let spec = keyed(input, fields, ok, d)?;
-    // `window` and `version` name logical columns: check them against the mapping.
-    if let Some(cols) = &spec.columns {
-        let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
-        for (pos, field, name) in window
-            .iter()
-            .map(|(p, w)| (*p, "window.column", w.column.as_str()))
-            .chain(
-                raw.version
-                    .iter()
-                    .map(|v| (v.pos, "version", v.value.as_str())),
-            )
-        {
-            if !names.contains(&name) {
-                d.err(
-                    pos,
-                    format!(
-                        "`{field}` names `{name}`, which is not one of the mapped `columns` ({})",
-                        list(&names)
-                    ),
-                );
-                return None;
-            }
+    // `window` and `version` name logical columns, which only the catalogs complete (the
+    // shared columns): checked when the check runs. Leaving one out cannot work, though.
+    for (pos, field, name) in window
+        .iter()
+        .map(|(p, w)| (*p, "window.column", w.column.as_str()))
+        .chain(
+            raw.version
+                .iter()
+                .map(|v| (v.pos, "version", v.value.as_str())),
+        )
+    {
+        let dropped = spec.columns.exclude.iter().any(|e| e == name)
+            || spec
+                .columns
+                .only
+                .as_ref()
+                .is_some_and(|only| !only.iter().any(|o| o == name));
+        if dropped {
+            d.err(
+                pos,
+                format!("`{field}` names `{name}`, which `columns:` leaves out: compare it, or name another column"),
+            );
+            return None;
         }
     }
     // Differences are re-checked within the run, so the grace must end before the timeout.
@@ -176,11 +178,14 @@ pub(super) fn keyed(
         ok &= side.is_some();
         keyed.extend(side);
     }
-    let columns = fields.columns.as_ref().and_then(|node| {
-        let c = column_mappings(node, &system_names(&sides), d);
-        ok &= c.is_some();
-        c
-    });
+    let columns = match fields.columns.as_ref() {
+        Some(node) => {
+            let c = column_refinement(node, &system_names(&sides), d);
+            ok &= c.is_some();
+            c.unwrap_or_default()
+        }
+        None => ColumnRefinement::default(),
+    };
     let key_types = fields.key_types.as_ref().and_then(|t| {
         let parsed = key_types(t, "a key compares", d);
         ok &= parsed.is_some();
@@ -274,7 +279,7 @@ pub(super) fn keyed_reads(spec: &HashDiffSpec) -> Vec<(TableSide, Vec<String>)> 
         .enumerate()
         .map(|(i, s)| {
             let mut e = s.key.clone();
-            e.extend(spec.columns.iter().flatten().map(|c| c.exprs[i].clone()));
+            e.extend(spec.columns.explicit(i).cloned());
             (s.table.clone(), e)
         })
         .collect()

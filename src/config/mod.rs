@@ -52,7 +52,7 @@ pub use lag::{LagMode, LagSide, LagSpec};
 pub use ref_integrity::{RefIntegritySpec, RefSide};
 pub use registry::CheckSpec;
 pub use row_count::RowCountSpec;
-pub use side::{ColumnMapping, TableSide};
+pub use side::{ColumnEntry, ColumnMapping, ColumnRefinement, TableSide};
 pub use sink::{SinkConfig, SinkKind};
 pub use system::{EngineKind, SystemConfig};
 pub use threshold::{Threshold, Thresholds};

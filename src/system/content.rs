@@ -92,7 +92,7 @@ impl Reader<'_> {
     ) -> Result<Vec<(i64, Sum)>, DbError> {
         let d = self.dialect();
         let mut b = Binder::new(d, side);
-        let k = d.key_operand(&side.key[0]);
+        let k = d.signed_int(&d.key_operand(&side.key[0]));
         let block = floor_div(d, &k, origin, width);
         let hash = row_hash(d, side);
         let filter = (!within.is_empty()).then(|| int_ranges(&mut b, within));

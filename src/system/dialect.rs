@@ -108,6 +108,13 @@ pub trait Dialect: Send + Sync {
         format!("({expr} >> {bits})")
     }
 
+    /// An integer key as a signed 64-bit integer, for block arithmetic (only ever applied to
+    /// keys that fit): MySQL and MariaDB would otherwise mix unsigned and signed branches into
+    /// a DECIMAL.
+    fn signed_int(&self, expr: &str) -> String {
+        expr.to_string()
+    }
+
     /// Integer division of two integers.
     fn int_div(&self, a: &str, b: &str) -> String {
         format!("({a} / {b})")

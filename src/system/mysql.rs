@@ -322,6 +322,10 @@ impl Dialect for MySqlDialect {
         format!("CAST({expr} AS CHAR)")
     }
 
+    fn signed_int(&self, expr: &str) -> String {
+        format!("CAST({expr} AS SIGNED)")
+    }
+
     fn int_div(&self, a: &str, b: &str) -> String {
         format!("({a} DIV {b})")
     }

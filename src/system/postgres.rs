@@ -145,6 +145,7 @@ impl Dialect for PgDialect {
         match col.ty {
             LogicalType::Int => match col.native {
                 Native::Int { .. } => format!("CAST(({e}) AS TEXT)"),
+                Native::Bool => format!("CASE WHEN ({e}) THEN '1' WHEN NOT ({e}) THEN '0' END"),
                 _ => format!("CAST(ROUND(CAST(({e}) AS NUMERIC)) AS TEXT)"),
             },
             LogicalType::Decimal(_) if col.plain => format!("CAST(({e}) AS TEXT)"),

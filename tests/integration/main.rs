@@ -11,6 +11,7 @@ mod agent;
 mod alerts;
 mod architecture;
 mod cli;
+mod columns;
 mod conformance;
 mod engines;
 mod hash_diff;
